@@ -1,0 +1,3 @@
+"""Wires the vpsconform plugin, so `pytest suites/ --target ... --token ...` runs the conformance suite."""
+
+pytest_plugins = ["vpsconform.plugin"]

@@ -1,0 +1,172 @@
+"""Load the OpenAPI spec and the requirement catalog that the whole suite is built on."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "LEVELS",
+    "OPENAPI_FILE",
+    "REQUIREMENTS_FILE",
+    "SPEC_DIR",
+    "Requirement",
+    "find_spec_dir",
+    "load_openapi",
+    "load_requirements",
+    "spec_hash",
+]
+
+OPENAPI_FILE = "openapi.yaml"
+REQUIREMENTS_FILE = "requirements.yaml"
+LEVELS = frozenset({"MUST", "SHOULD", "interpretation"})
+# Sources that are not quotes of the documentation page.
+NON_QUOTE_SOURCES = frozenset({"decision", "silent"})
+
+_ID_RE = re.compile(r"^[A-Z]+-\d{2}$")
+_REQUIRED_FIELDS = ("id", "title", "level", "source", "operations")
+_OPTIONAL_FIELDS = ("rationale", "decision", "accept", "warn")
+_KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS + _OPTIONAL_FIELDS)
+
+
+def find_spec_dir() -> Path:
+    """Return the spec directory: the one bundled into the wheel if present, else the repository's `spec/`."""
+    bundled = Path(__file__).parent / "_bundled" / "spec"
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "spec"
+
+
+SPEC_DIR: Path = find_spec_dir()
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One checkable clause of the catalog (spec/requirements.yaml)."""
+
+    id: str
+    title: str
+    level: str
+    source: str
+    rationale: str | None
+    decision: str | None
+    accept: tuple[int | str, ...]
+    warn: tuple[int | str, ...]
+    operations: tuple[str, ...]
+
+    @property
+    def is_quote(self) -> bool:
+        """Whether `source` quotes the documentation page (rather than being `decision` or `silent`)."""
+        return self.source not in NON_QUOTE_SOURCES
+
+
+def load_openapi(path: Path | None = None) -> dict[str, Any]:
+    """Parse spec/openapi.yaml (or `path`) into a dict."""
+    path = path or SPEC_DIR / OPENAPI_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected an OpenAPI document (a mapping), got {type(data).__name__}")
+    return data
+
+
+def spec_hash(spec_dir: Path | None = None) -> str:
+    """Return a short sha256 (12 hex chars) of openapi.yaml + requirements.yaml, identifying the contract."""
+    spec_dir = spec_dir or SPEC_DIR
+    digest = hashlib.sha256()
+    for name in (OPENAPI_FILE, REQUIREMENTS_FILE):
+        digest.update((spec_dir / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _string(entry: dict[str, Any], field: str, where: str) -> str:
+    """Return `entry[field]` as a non-empty string, or raise a ValueError naming the entry."""
+    value = entry.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{where}: field {field!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _optional_string(entry: dict[str, Any], field: str, where: str) -> str | None:
+    """Return `entry[field]` as a non-empty string, None when absent, or raise a ValueError."""
+    if entry.get(field) is None:
+        return None
+    return _string(entry, field, where)
+
+
+def _list(entry: dict[str, Any], field: str, where: str, item_types: tuple[type, ...]) -> tuple[Any, ...]:
+    """Return `entry[field]` (default empty) as a tuple after checking it is a list of `item_types`."""
+    value = entry.get(field, [])
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: field {field!r} must be a list, got {type(value).__name__}")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, item_types):
+            names = " or ".join(t.__name__ for t in item_types)
+            raise ValueError(f"{where}: field {field!r} holds {item!r}; every item must be {names}")
+    return tuple(value)
+
+
+def _parse_entry(entry: Any, index: int, path: Path) -> Requirement:
+    """Validate one raw catalog entry and build its Requirement."""
+    where = f"{path}: requirements[{index}]"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(entry).__name__}")
+    if isinstance(entry.get("id"), str):
+        where = f"{path}: requirement {entry['id']}"
+    missing = [field for field in _REQUIRED_FIELDS if field not in entry]
+    if missing:
+        raise ValueError(f"{where}: missing required field(s) {', '.join(missing)}")
+    unknown = sorted(set(entry) - _KNOWN_FIELDS)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}")
+    req_id = _string(entry, "id", where)
+    if not _ID_RE.match(req_id):
+        raise ValueError(f"{where}: id {req_id!r} is not of the form AREA-NN (e.g. AUTH-01)")
+    level = _string(entry, "level", where)
+    if level not in LEVELS:
+        raise ValueError(f"{where}: level {level!r} is not one of {', '.join(sorted(LEVELS))}")
+    source = _string(entry, "source", where)
+    decision = _optional_string(entry, "decision", where)
+    if source == "decision" and decision is None:
+        raise ValueError(f"{where}: source is 'decision' but no 'decision' key names the product decision")
+    if decision is not None and source != "decision":
+        raise ValueError(f"{where}: has decision {decision!r} but its source is not 'decision'")
+    operations = _list(entry, "operations", where, (str,))
+    if not operations:
+        raise ValueError(f"{where}: field 'operations' must name at least one operationId")
+    return Requirement(
+        id=req_id,
+        title=_string(entry, "title", where),
+        level=level,
+        source=source,
+        rationale=_optional_string(entry, "rationale", where),
+        decision=decision,
+        accept=_list(entry, "accept", where, (int, str)),
+        warn=_list(entry, "warn", where, (int, str)),
+        operations=operations,
+    )
+
+
+def load_requirements(path: Path | None = None) -> dict[str, Requirement]:
+    """Load spec/requirements.yaml (or `path`) as {id: Requirement} in file order; ValueError if malformed."""
+    path = path or SPEC_DIR / REQUIREMENTS_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or "requirements" not in data:
+        raise ValueError(f"{path}: expected a mapping with a top-level 'requirements' list")
+    entries = data["requirements"]
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: 'requirements' must be a non-empty list")
+    catalog: dict[str, Requirement] = {}
+    for index, entry in enumerate(entries):
+        requirement = _parse_entry(entry, index, path)
+        if requirement.id in catalog:
+            raise ValueError(f"{path}: duplicate requirement id {requirement.id} (requirements[{index}])")
+        catalog[requirement.id] = requirement
+    return catalog

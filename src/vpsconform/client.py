@@ -1,0 +1,240 @@
+"""The HTTP client every conformance request goes through: timeouts, a polite rate, and evidence capture.
+
+Each request becomes an :class:`Exchange` (request and response, secrets replaced by ``${ENV_VAR}``
+references) that is handed to the observers: the evidence log of the running test, the cleanup ledger and
+the server-error watch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from vpsconform.redaction import Redactor
+
+SNAPSHOTS = "/api/v1/snapshots/"
+SERVERS = "/api/v1/servers/"
+_BODY_LIMIT = 4000
+_UNSET: Any = object()
+
+
+class TransportError(RuntimeError):
+    """The target could not be reached or did not answer in time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """One request and its response, as evidence: secrets already replaced, bodies truncated."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str | None
+    status: int
+    response_headers: dict[str, str]
+    response_body: str
+    elapsed_ms: float
+    label: str = ""
+
+    def curl(self) -> str:
+        """A curl command that sends the same request (tokens read from the environment)."""
+        parts = ["curl", "-sS", "-i", "-X", self.method]
+        for name, value in self.request_headers.items():
+            header = f"{name}: {value}"
+            # Double quotes so ${VPSCONFORM_TOKEN} expands; everything else single-quoted.
+            parts.append("-H " + (f'"{header}"' if "${" in header else shlex.quote(header)))
+        if self.request_body is not None:
+            parts.append("--data-binary " + shlex.quote(self.request_body))
+        parts.append(shlex.quote(self.url))
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form for reports."""
+        return {
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
+            "response": {"status": self.status, "headers": self.response_headers, "body": self.response_body},
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "curl": self.curl(),
+        }
+
+    def summary(self) -> str:
+        """``POST /api/v1/snapshots/ -> 201`` for messages."""
+        path = httpx.URL(self.url).raw_path.decode("ascii", "replace")
+        return f"{self.method} {path} -> {self.status}"
+
+
+class RateLimiter:
+    """Spaces requests at least ``1 / max_rps`` seconds apart across threads; 0 means no limit."""
+
+    def __init__(self, max_rps: float) -> None:
+        self._interval = 1.0 / max_rps if max_rps > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._paused = threading.local()
+
+    def wait(self) -> None:
+        """Block until the next request may go out."""
+        if not self._interval or getattr(self._paused, "on", False):
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+    @contextmanager
+    def burst(self) -> Iterator[None]:
+        """Let the current thread's requests go out together (a bounded, deliberate burst)."""
+        self._paused.on = True
+        try:
+            yield
+        finally:
+            self._paused.on = False
+
+
+Observer = Callable[[Exchange, httpx.Response | None], None]
+
+
+class ApiClient:
+    """A client for one account (or none) of the target: the four documented operations and raw requests."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        redactor: Redactor,
+        limiter: RateLimiter,
+        timeout: float,
+        observers: list[Observer],
+        label: str = "",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.label = label
+        self._token = token
+        self._redactor = redactor
+        self._limiter = limiter
+        self._observers = observers
+        self._http = httpx.Client(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=32))
+
+    def __repr__(self) -> str:
+        return f"ApiClient({self.base_url!r}, label={self.label!r})"
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header of this client's account (empty for the anonymous client)."""
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The shared rate limiter (for deliberate bursts)."""
+        return self._limiter
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = _UNSET,
+        content: bytes | str | None = None,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token."""
+        merged = {"Accept": "application/json"}
+        if authenticated:
+            merged.update(self.auth_headers())
+        if json_body is not _UNSET:
+            content = json.dumps(json_body).encode()
+            merged["Content-Type"] = "application/json"
+        elif content is not None:
+            merged.setdefault("Content-Type", "application/json")
+        merged.update(headers or {})
+        merged = {k: v for k, v in merged.items() if v is not None}
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        self._limiter.wait()
+        started = time.perf_counter()
+        try:
+            response = self._http.request(method, url, content=content, params=params, headers=merged)
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"{method} {url}: no answer within the timeout ({exc.__class__.__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
+        exchange = self.record(response, elapsed=time.perf_counter() - started)
+        for observer in self._observers:
+            observer(exchange, response)
+        return response
+
+    def record(self, response: httpx.Response, *, elapsed: float | None = None) -> Exchange:
+        """Turn a response (and its request) into redacted evidence."""
+        request = response.request
+        redact = self._redactor.text
+        body = request.content.decode("utf-8", "replace") if request.content else None
+        text = response.content[:_BODY_LIMIT].decode("utf-8", "replace")
+        if len(response.content) > _BODY_LIMIT:
+            text += f"... [{len(response.content)} bytes]"
+        skip = {"host", "content-length", "accept-encoding", "connection", "user-agent"}
+        return Exchange(
+            method=request.method,
+            url=redact(str(request.url)),
+            request_headers={k: redact(v) for k, v in request.headers.items() if k.lower() not in skip},
+            request_body=redact(body[:_BODY_LIMIT]) if body is not None else None,
+            status=response.status_code,
+            response_headers={k: redact(v) for k, v in response.headers.items()},
+            response_body=redact(text),
+            elapsed_ms=(elapsed if elapsed is not None else response.elapsed.total_seconds()) * 1000,
+            label=self.label,
+        )
+
+    # The documented operations --------------------------------------------------------------------------
+    def list_snapshots(self, server_id: Any = None, **kwargs: Any) -> httpx.Response:
+        """GET /api/v1/snapshots/ (optionally filtered by server)."""
+        params = {"server_id": server_id} if server_id is not None else None
+        return self.request("GET", SNAPSHOTS, params=params, **kwargs)
+
+    def create_snapshot(
+        self, server_id: Any, name: Any, description: Any = _UNSET, **kwargs: Any
+    ) -> httpx.Response:
+        """POST /api/v1/snapshots/ with the documented body fields."""
+        body: dict[str, Any] = {"server_id": server_id, "name": name}
+        if description is not _UNSET:
+            body["description"] = description
+        return self.request("POST", SNAPSHOTS, json_body=body, **kwargs)
+
+    def restore_snapshot(self, snapshot_id: Any, **kwargs: Any) -> httpx.Response:
+        """POST /api/v1/snapshots/{id}/restore/."""
+        return self.request("POST", f"{SNAPSHOTS}{snapshot_id}/restore/", **kwargs)
+
+    def delete_snapshot(self, snapshot_id: Any, **kwargs: Any) -> httpx.Response:
+        """DELETE /api/v1/snapshots/{id}/."""
+        return self.request("DELETE", f"{SNAPSHOTS}{snapshot_id}/", **kwargs)
+
+    def get_server(self, server_id: int) -> httpx.Response:
+        """GET /api/v1/servers/{id}/ (the provider's servers API, used to watch restores)."""
+        return self.request("GET", f"{SERVERS}{server_id}/")
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The response's JSON body, or None when it has none or it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,34 @@
+"""The embedded default target: the reference implementation, started on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from vpsconform.config import RunConfig
+from vpsconform.reference.options import TargetOptions
+from vpsconform.reference.server import RunningTarget, start
+
+#: The embedded target's clock: a documented minute lasts 0.12 s, so a 15-minute restore takes 1.8 s.
+EMBEDDED_TIME_SCALE = 0.002
+
+
+def start_embedded(
+    time_scale: float = EMBEDDED_TIME_SCALE, faults: Iterable[str] = (), variants: Iterable[str] = ()
+) -> tuple[RunningTarget, RunConfig]:
+    """Start the reference target and describe it as a RunConfig (accounts, servers, probes, clock)."""
+    options = TargetOptions(time_scale=time_scale, faults=frozenset(faults), variants=frozenset(variants))
+    target = start(options)
+    main, foreign = target.accounts[0], target.accounts[1]
+    config = RunConfig(
+        target=target.url,
+        token=main.token,
+        server_ids=tuple(main.server_ids),
+        foreign_token=foreign.token,
+        foreign_server_ids=tuple(foreign.server_ids),
+        time_scale=time_scale,
+        probe_write=target.probe_write_command,
+        probe_read=target.probe_read_command,
+        max_rps=0.0,
+        embedded=True,
+    )
+    return target, config

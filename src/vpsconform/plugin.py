@@ -1,0 +1,520 @@
+"""The pytest plugin behind `pytest suites/` and `vpsconform run`: options, fixtures, markers, cleanup, verdicts.
+
+A conformance test declares what it checks with ``@pytest.mark.requirement("LIMIT-02", ...)`` and records
+findings through the ``check`` fixture. The plugin turns the findings of the whole session into one verdict
+per catalog requirement, sweeps up every snapshot the run created, and writes report.json and junit.xml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from vpsconform.catalog import Requirement, load_requirements
+from vpsconform.client import SNAPSHOTS, ApiClient, Exchange, RateLimiter, TransportError, json_or_none
+from vpsconform.config import PROFILES, ConfigError, RunConfig, build_config, default_report_dir
+from vpsconform.ledger import Ledger
+from vpsconform.observe import Timeline, Timing, find_snapshot, server_status, watch_restore, watch_snapshot
+from vpsconform.probes import Probes
+from vpsconform.redaction import Redactor
+from vpsconform.report import build_report, write_json, write_junit
+from vpsconform.verdicts import Checker, Finding, Findings, StopCheck, Verdict, aggregate
+
+SNAPSHOT_LIMIT = 5
+
+
+@dataclasses.dataclass
+class RunResult:
+    """The outcome of a session, for the CLI."""
+
+    report: dict[str, Any]
+    report_dir: Path
+
+
+@dataclasses.dataclass(eq=False)
+class Preset:
+    """What `vpsconform run` hands the plugin: a ready configuration and where to report progress."""
+
+    config: RunConfig
+    rerun: str
+    notify: Callable[[str], None] = lambda message: None
+    on_test: Callable[[str, str, list[str]], None] = lambda nodeid, outcome, requirements: None
+    strength: dict[str, Any] | None = None
+    result: RunResult | None = None
+
+
+class RunState:
+    """Everything one conformance session shares: configuration, clients, findings, ledger."""
+
+    def __init__(self, config: RunConfig, preset: Preset | None) -> None:
+        self.config = config
+        self.preset = preset
+        self.catalog: dict[str, Requirement] = load_requirements()
+        self.findings = Findings()
+        self.redactor = Redactor(config.secrets)
+        self.report_dir = config.report_dir or default_report_dir()
+        self.ledger = Ledger(self.report_dir / "ledger.jsonl")
+        self.limiter = RateLimiter(config.max_rps)
+        self.timing = Timing(config.time_scale, config.timing_tolerance)
+        self.recent: list[Exchange] = []
+        self.checker: Checker | None = None
+        self.tests: list[dict[str, Any]] = []
+        self.measurements: list[dict[str, Any]] = []
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.started = time.monotonic()
+        self.run_id = f"{config.seed:x}{int(time.time()) % 100000:05d}"
+        self._names = itertools.count(1)
+        self._clients: dict[str, ApiClient] = {}
+        self.result: RunResult | None = None
+
+    # Clients and evidence ------------------------------------------------------------------------------
+    def client(self, account: str) -> ApiClient:
+        """The client of ``main``, ``foreign`` or ``anonymous`` (created on first use)."""
+        if account not in self._clients:
+            token = {"main": self.config.token, "foreign": self.config.foreign_token, "anonymous": None}[account]
+            self._clients[account] = ApiClient(
+                self.config.target,
+                token,
+                redactor=self.redactor,
+                limiter=self.limiter,
+                timeout=self.config.request_timeout,
+                observers=[self.observe],
+                label=account,
+            )
+        return self._clients[account]
+
+    def observe(self, exchange: Exchange, response: httpx.Response | None) -> None:
+        """Every exchange: evidence for the running test, the 5xx watch, and the cleanup ledger."""
+        self.recent.append(exchange)
+        del self.recent[:-50]
+        if exchange.status >= 500:
+            finding = Finding(
+                "ROBUST-01", Verdict.FAIL, f"{exchange.summary()}: a server error", self.current_test, [exchange]
+            )
+            self.findings.add(finding)
+        if response is None or exchange.label == "anonymous":
+            return
+        path = response.request.url.path
+        if response.request.method == "POST" and path == SNAPSHOTS and response.status_code == 201:
+            body = json_or_none(response)
+            if isinstance(body, dict) and isinstance(body.get("id"), int):
+                server = body.get("server") if isinstance(body.get("server"), dict) else {}
+                self.ledger.created(exchange.label, body["id"], server.get("id"))
+        elif response.request.method == "DELETE" and response.status_code in (204, 404):
+            tail = path[len(SNAPSHOTS) :].strip("/")
+            if path.startswith(SNAPSHOTS) and tail.isdigit():
+                self.ledger.gone(exchange.label, int(tail))
+
+    @property
+    def current_test(self) -> str:
+        """The node id of the running test ("(session)" between tests)."""
+        return self.checker.test if self.checker else "(session)"
+
+    def notify(self, message: str) -> None:
+        """Progress for the person watching (the CLI shows it; plain pytest ignores it)."""
+        if self.preset:
+            self.preset.notify(message)
+
+    def unique_name(self, label: str = "snap") -> str:
+        """A snapshot name that is valid, unique in this run, and says who made it."""
+        return f"vpsc-{self.run_id}-{label}-{next(self._names)}"
+
+    def measure(self, name: str, seconds: float, **details: Any) -> None:
+        """Record a measured duration for the report (seconds on the target's clock and production minutes)."""
+        self.measurements.append(
+            {"name": name, "seconds": round(seconds, 3), "minutes": round(self.timing.minutes(seconds), 2), **details}
+        )
+
+    # Cleanup --------------------------------------------------------------------------------------------
+    def sweep(self) -> None:
+        """Delete every snapshot the run created and has not deleted yet; a refusal is retried once it settles."""
+        for entry in self.ledger.alive():
+            api = self.client(entry.account)
+            try:
+                response = api.delete_snapshot(entry.snapshot_id)
+                if response.status_code not in (204, 404):
+                    deadline = time.monotonic() + self.timing.create_max + self.timing.restore_max
+                    while time.monotonic() < deadline and response.status_code not in (204, 404):
+                        time.sleep(self.timing.poll_interval)
+                        item = find_snapshot(api, entry.snapshot_id, entry.server_id)
+                        if item is None:
+                            self.ledger.gone(entry.account, entry.snapshot_id)
+                            break
+                        response = api.delete_snapshot(entry.snapshot_id)
+            except TransportError:
+                continue
+
+    def close(self) -> None:
+        """Release the HTTP clients."""
+        for api in self._clients.values():
+            api.close()
+
+
+STATE = pytest.StashKey[RunState]()
+ITEM_FINDINGS = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The run's options; each also reads its VPSCONFORM_* environment variable."""
+    group = parser.getgroup("vpsconform", "VPS.org Snapshots API conformance")
+    group.addoption("--target", help="base URL of the target (default: start the embedded reference target)")
+    group.addoption("--token", help="bearer token of the account under test")
+    group.addoption("--server-id", dest="server_ids", action="append", help="server the suite may use (repeat)")
+    group.addoption("--foreign-token", help="token of a second account, for the isolation checks")
+    group.addoption("--foreign-server-id", dest="foreign_server_ids", action="append", help="server of that account")
+    group.addoption("--time-scale", help="the target's clock relative to production (default 1)")
+    group.addoption("--timing-tolerance", help="slack on documented maxima (default 0.1)")
+    group.addoption("--probe-write", help="command that writes {marker} on {server_id}")
+    group.addoption("--probe-read", help="command that prints the marker of {server_id}")
+    group.addoption("--profile", help=f"one of {', '.join(PROFILES)} (default standard)")
+    group.addoption("--seed", help="seed for generated data")
+    group.addoption("--report-dir", help="where report.json and junit.xml go (default reports/<UTC time>/)")
+    group.addoption("--max-rps", help="request rate cap (default 20/s for remote targets)")
+    group.addoption("--request-timeout", help="seconds before a request is abandoned (default 30)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers."""
+    config.addinivalue_line("markers", "requirement(*ids): catalog requirements the test checks")
+    config.addinivalue_line("markers", "profile(name): the smallest profile the test runs in (standard, deep)")
+
+
+def _activate(config: pytest.Config) -> RunState:
+    preset = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
+    if preset is not None:
+        state = RunState(preset.config, preset)
+    else:
+        flags = {
+            name: config.getoption(name)
+            for name in (
+                "target", "token", "server_ids", "foreign_token", "foreign_server_ids", "time_scale",
+                "timing_tolerance", "probe_write", "probe_read", "profile", "seed", "report_dir", "max_rps",
+                "request_timeout",
+            )
+        }
+        embedded = None
+        if not flags["target"] and not os.environ.get("VPSCONFORM_TARGET"):
+            from vpsconform.embedded import start_embedded
+
+            target, embedded = start_embedded()
+            config.add_cleanup(target.stop)
+        try:
+            run_config = build_config(flags, embedded=embedded)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        state = RunState(run_config, None)
+    config.stash[STATE] = state
+    return state
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Activate for conformance tests only, and leave out tests above the configured profile."""
+    if not any(item.get_closest_marker("requirement") for item in items):
+        return
+    state = _activate(config)
+    rank = PROFILES.index(state.config.profile)
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("profile")
+        (drop if marker and PROFILES.index(marker.args[0]) > rank else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _state(config: pytest.Config) -> RunState | None:
+    return config.stash.get(STATE, None)
+
+
+def _declared(item: pytest.Item) -> list[str]:
+    return [rid for marker in item.iter_markers("requirement") for rid in marker.args]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Give the test its own checker before its fixtures run."""
+    state = _state(item.config)
+    if state is None or not _declared(item):
+        return
+    state.recent = []
+    state.checker = Checker(state.catalog, item.nodeid, state.findings, state.recent)
+    item.stash[ITEM_FINDINGS] = {"skip": None, "error": None, "failed": False}
+    state.notify(f"running {item.nodeid.split('::', 1)[-1]} ({', '.join(_declared(item))})")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Fail the test when it recorded a failed MUST, even if its code went on to the end."""
+    result = yield
+    state = _state(item.config)
+    if state is not None and state.checker is not None and state.checker.test == item.nodeid:
+        failures = state.checker.failures()
+        if failures:
+            lines = [f"{f.requirement}: {f.message}" for f in failures]
+            raise AssertionError(state.redactor.text("\n".join(lines)))
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Redact the report, and turn the test's outcome into findings for what it did not evaluate itself."""
+    report: pytest.TestReport = yield
+    state = _state(item.config)
+    if state is None:
+        return report
+    if report.longrepr is not None:
+        report.longrepr = state.redactor.text(str(report.longrepr))
+    report.sections = [(name, state.redactor.text(text)) for name, text in report.sections]
+    notes = item.stash.get(ITEM_FINDINGS, None)
+    if notes is None:
+        return report
+    if report.skipped and notes["skip"] is None:
+        reason = call.excinfo.value.msg if call.excinfo and hasattr(call.excinfo.value, "msg") else "skipped"
+        notes["skip"] = str(reason)
+    elif report.failed and call.excinfo is not None:
+        notes["failed"] = True
+        if not isinstance(call.excinfo.value, (StopCheck, AssertionError)) or report.when != "call":
+            notes["error"] = state.redactor.text(f"{call.excinfo.typename}: {call.excinfo.value}".splitlines()[0])
+    if report.when == "teardown":
+        _settle(state, item, notes)
+    return report
+
+
+def _settle(state: RunState, item: pytest.Item, notes: dict[str, Any]) -> None:
+    checker = state.checker
+    found = {f.requirement for f in state.findings.for_test(item.nodeid)}
+    for rid in _declared(item):
+        if rid in found or rid not in state.catalog:
+            continue
+        if notes["skip"] is not None:
+            verdict, message = Verdict.SKIP, notes["skip"]
+        elif notes["error"] is not None:
+            verdict, message = Verdict.ERROR, f"the test could not complete: {notes['error']}"
+        elif notes["failed"]:
+            verdict, message = Verdict.INCONCLUSIVE, "not evaluated: an earlier check in the same test failed"
+        else:
+            verdict, message = Verdict.INCONCLUSIVE, "the test ended without evaluating it"
+        state.findings.add(Finding(rid, verdict, message, item.nodeid, list(state.recent[-3:]) if verdict is Verdict.ERROR else []))
+    outcome = "skipped" if notes["skip"] is not None else "error" if notes["error"] else "failed" if notes["failed"] else "passed"
+    state.tests.append({"test": item.nodeid, "outcome": outcome, "requirements": _declared(item)})
+    if state.preset:
+        state.preset.on_test(item.nodeid, outcome, _declared(item))
+    if checker is not None and checker.test == item.nodeid:
+        state.checker = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Sweep, judge, and write the reports."""
+    state = _state(session.config)
+    if state is None:
+        return
+    state.notify("cleaning up what the run created")
+    state.sweep()
+    reason = f"not checked in this run (profile {state.config.profile} or test selection)"
+    results = aggregate(state.catalog, state.findings, reason)
+    cleanup = state.ledger.counts()
+    cleanup["left_ids"] = [e.snapshot_id for e in state.ledger.alive()]
+    rerun = state.preset.rerun if state.preset else "pytest suites/"
+    report = build_report(
+        results,
+        target=state.config.public_dict(),
+        started_at=state.started_at,
+        duration_s=time.monotonic() - state.started,
+        cleanup=cleanup,
+        tests=state.tests,
+        measurements=state.measurements,
+        rerun=rerun,
+        strength=state.preset.strength if state.preset else None,
+    )
+    write_json(report, state.report_dir / "report.json", state.redactor)
+    write_junit(report, state.report_dir / "junit.xml", state.redactor)
+    state.result = RunResult(report, state.report_dir)
+    if state.preset:
+        state.preset.result = state.result
+    state.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say where the report is and what it concluded."""
+    state = _state(config)
+    if state is None or state.result is None:
+        return
+    report = state.result.report
+    counts = ", ".join(f"{n} {v}" for v, n in report["summary"].items() if n)
+    terminalreporter.write_sep("=", f"vpsconform: {report['verdict']} ({counts})")
+    for entry in report["requirements"]:
+        if entry["verdict"] in ("fail", "error"):
+            terminalreporter.write_line(f"{entry['verdict'].upper():5} {entry['id']}: {entry['message']}")
+    terminalreporter.write_line(f"report: {state.result.report_dir / 'report.json'}")
+
+
+# Fixtures ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def run_state(request: pytest.FixtureRequest) -> RunState:
+    """The session's shared state (only for conformance tests)."""
+    state = _state(request.config)
+    if state is None:
+        pytest.skip("not a conformance session")
+    return state
+
+
+@pytest.fixture(scope="session")
+def run_config(run_state: RunState) -> RunConfig:
+    """The validated run configuration."""
+    return run_state.config
+
+
+@pytest.fixture(scope="session")
+def timing(run_state: RunState) -> Timing:
+    """Documented durations on the target's clock."""
+    return run_state.timing
+
+
+@pytest.fixture(scope="session")
+def api(run_state: RunState) -> ApiClient:
+    """The client of the account under test."""
+    return run_state.client("main")
+
+
+@pytest.fixture(scope="session")
+def anon_api(run_state: RunState) -> ApiClient:
+    """A client that sends no token unless told to."""
+    return run_state.client("anonymous")
+
+
+@pytest.fixture(scope="session")
+def foreign_api(run_state: RunState) -> ApiClient:
+    """The client of the second account; the test is skipped when none is configured."""
+    if not run_state.config.has_foreign_account:
+        pytest.skip("no foreign account configured (--foreign-token)")
+    return run_state.client("foreign")
+
+
+@pytest.fixture
+def check(run_state: RunState) -> Checker:
+    """The running test's checker: record findings against requirement IDs."""
+    if run_state.checker is None:
+        raise RuntimeError("the check fixture needs a test marked with @pytest.mark.requirement")
+    return run_state.checker
+
+
+@pytest.fixture(scope="session")
+def probes(run_state: RunState) -> Probes:
+    """The data probes; the test is skipped when none are configured."""
+    if not run_state.config.has_probes:
+        pytest.skip("no data probes configured (--probe-write/--probe-read)")
+    return Probes(run_state.config.probe_write or "", run_state.config.probe_read or "")
+
+
+class Snapshots:
+    """Creates snapshots for one test and deletes them when the test ends, whatever its outcome."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+        self.created: list[tuple[str, int]] = []
+
+    def create(
+        self, server_id: int, *, name: str | None = None, client: ApiClient | None = None, **fields: Any
+    ) -> tuple[httpx.Response, dict[str, Any] | None]:
+        """POST a create; returns the response and, on 201 with an id, its body (registered for cleanup)."""
+        api = client or self._state.client("main")
+        response = api.create_snapshot(server_id, name or self._state.unique_name(), **fields)
+        body = json_or_none(response)
+        if response.status_code == 201 and isinstance(body, dict) and isinstance(body.get("id"), int):
+            self.created.append((api.label, body["id"]))
+            return response, body
+        return response, None
+
+    def wait(self, snapshot: dict[str, Any], *, client: ApiClient | None = None, limit: float | None = None) -> Timeline:
+        """Poll a created snapshot until it leaves ``in_progress`` (bounded by the documented maximum)."""
+        server = snapshot.get("server") if isinstance(snapshot.get("server"), dict) else {}
+        return watch_snapshot(
+            client or self._state.client("main"),
+            snapshot["id"],
+            server.get("id"),
+            self._state.timing,
+            limit=limit,
+            notify=self._state.notify,
+        )
+
+    def cleanup(self) -> None:
+        """Delete what this test created and is still alive."""
+        for account, snapshot_id in self.created:
+            if any(e.snapshot_id == snapshot_id for e in self._state.ledger.alive(account)):
+                try:
+                    self._state.client(account).delete_snapshot(snapshot_id)
+                except TransportError:
+                    pass  # the session sweep retries and reports it
+
+
+@pytest.fixture
+def snapshots(run_state: RunState) -> Iterator[Snapshots]:
+    """A per-test snapshot factory with guaranteed cleanup."""
+    factory = Snapshots(run_state)
+    yield factory
+    factory.cleanup()
+
+
+class Servers:
+    """The configured servers, handed to tests with the room they need and idle (not restoring)."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """All configured servers of the account under test."""
+        return self._state.config.server_ids
+
+    def snapshots_on(self, server_id: int) -> list[dict[str, Any]] | None:
+        """The server's current snapshots (None when the list cannot be read)."""
+        body = json_or_none(self._state.client("main").list_snapshots(server_id))
+        results = body.get("results") if isinstance(body, dict) else None
+        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else None
+
+    def room(self, server_id: int) -> int:
+        """Free snapshot slots on a server (pre-existing snapshots count and are never touched)."""
+        items = self.snapshots_on(server_id)
+        return SNAPSHOT_LIMIT - len(items) if items is not None else 0
+
+    def wait_idle(self, server_id: int) -> None:
+        """Wait (bounded by the restore window) until the server is not restoring."""
+        if server_status(self._state.client("main"), server_id) == "restoring":
+            watch_restore(self._state.client("main"), server_id, self._state.timing, notify=self._state.notify)
+
+    @contextmanager
+    def lease(self, room: int = 1, *, exclude: tuple[int, ...] = ()) -> Iterator[int | None]:
+        """A server with at least ``room`` free slots (None when no configured server has that much room)."""
+        self._state.notify(f"looking for a server with {room} free snapshot slot(s)")
+        for server_id in self.ids:
+            if server_id in exclude:
+                continue
+            self.wait_idle(server_id)
+            if self.room(server_id) >= room:
+                yield server_id
+                self.wait_idle(server_id)
+                return
+        yield None
+
+
+@pytest.fixture(scope="session")
+def servers(run_state: RunState) -> Servers:
+    """The server pool of the account under test."""
+    return Servers(run_state)
+
+
+@pytest.fixture(scope="session")
+def names(run_state: RunState) -> Callable[[str], str]:
+    """Unique, valid snapshot names for this run."""
+    return run_state.unique_name

@@ -1,0 +1,31 @@
+"""Keep tokens out of everything the run prints or stores."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+
+class Redactor:
+    """Replaces known secrets with ``${ENV_VAR}`` references, which also makes reproduction commands runnable."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted(((s, n) for s, n in secrets.items() if s), key=lambda item: -len(item[0]))
+
+    def reference(self, secret: str) -> str | None:
+        """The ``${ENV_VAR}`` reference that stands for ``secret``, or None when it is not a known secret."""
+        for value, name in self._secrets:
+            if value == secret:
+                return f"${{{name}}}"
+        return None
+
+    def text(self, value: str) -> str:
+        """``value`` with every known secret replaced by its reference."""
+        for secret, name in self._secrets:
+            if secret in value:
+                value = value.replace(secret, f"${{{name}}}")
+        return value
+
+    def __call__(self, value: str) -> str:
+        return self.text(value)

@@ -1,0 +1,74 @@
+"""JSON representations of snapshots, lists, restores and servers, shaped by the variants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from vpsconform.reference.options import TargetOptions
+from vpsconform.reference.store import TIMESTAMP_FORMAT, RestoreView, ServerView, SnapshotView
+
+CREATE_MESSAGE = "Snapshot is being created. This may take 3-10 minutes depending on server size."
+RESTORE_MESSAGE = "Server is being restored from snapshot. This may take 5-15 minutes."
+REGION = "eu-central-1"
+
+
+def snapshot(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
+    """A snapshot as documented in the list and create examples."""
+    body: dict[str, Any] = {
+        "id": view.id,
+        "server": {"id": view.server_id, "name": view.server_name},
+        "name": view.name,
+        "status": view.status,
+        "size_mb": view.size_mb,
+        "created_at": view.created_at,
+        "description": view.description,
+    }
+    if options.variant("extra-fields"):
+        body |= {"region": REGION, "updated_at": view.updated_at}
+    return body
+
+
+def created(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
+    """The 201 body of a create: the snapshot plus the documented message."""
+    return snapshot(view, options) | {"message": CREATE_MESSAGE}
+
+
+def snapshot_list(views: list[SnapshotView], options: TargetOptions) -> dict[str, Any]:
+    """The unpaginated list: count equals the number of results."""
+    body: dict[str, Any] = {"count": len(views)}
+    if options.variant("pagination-keys"):
+        body |= {"next": None, "previous": None}
+    body["results"] = [snapshot(v, options) for v in views]
+    if options.variant("extra-fields"):
+        body["generated_at"] = datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
+    return body
+
+
+def restore(view: RestoreView, options: TargetOptions) -> dict[str, Any]:
+    """The 200 body of a restore, as in the documented example."""
+    body: dict[str, Any] = {
+        "status": "success",
+        "message": RESTORE_MESSAGE,
+        "snapshot": {
+            "id": view.snapshot.id,
+            "name": view.snapshot.name,
+            "created_at": view.snapshot.created_at,
+        },
+        "server": {"id": view.server.id, "name": view.server.name, "status": view.server.status},
+    }
+    if options.variant("extra-fields"):
+        body["snapshot"]["status"] = view.snapshot.status
+        body["server"]["region"] = REGION
+        body["started_at"] = view.started_at
+    return body
+
+
+def server(view: ServerView) -> dict[str, Any]:
+    """A server in the read-only servers API."""
+    return {"id": view.id, "name": view.name, "status": view.status, "disk_gb": view.disk_gb}
+
+
+def server_list(views: list[ServerView]) -> dict[str, Any]:
+    """The servers list: count equals the number of results."""
+    return {"count": len(views), "results": [server(v) for v in views]}

@@ -1,0 +1,145 @@
+"""Serve a reference target with uvicorn on a loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import uvicorn
+
+from vpsconform.reference import lifecycle
+from vpsconform.reference.app import create_app
+from vpsconform.reference.options import TargetOptions
+from vpsconform.reference.seed import Account, make_accounts
+from vpsconform.reference.store import Store
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+@dataclass(repr=False)
+class RunningTarget:
+    """A started target: its URL, accounts, probe command templates and options; stop() ends it."""
+
+    url: str
+    accounts: list[Account]
+    options: TargetOptions
+    _server: uvicorn.Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _socket: socket.socket = field(repr=False)
+
+    @property
+    def probe_write_command(self) -> str:
+        """Shell template writing a data marker; fill {server_id} and {marker}."""
+        return f"{self._probe()} write {{server_id}} {{marker}}"
+
+    @property
+    def probe_read_command(self) -> str:
+        """Shell template printing a server's data marker; fill {server_id}."""
+        return f"{self._probe()} read {{server_id}}"
+
+    def _probe(self) -> str:
+        """The common prefix of the probe commands."""
+        return f"{shlex.quote(sys.executable)} -m vpsconform.reference.probe --url {self.url}"
+
+    def account(self, name: str) -> Account:
+        """The account called `name` ("main" or "foreign")."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)
+
+    def stop(self) -> None:
+        """Stop serving and wait (bounded) for the server thread; safe to call twice."""
+        self._server.should_exit = True
+        self._thread.join(STOP_TIMEOUT)
+        self._socket.close()
+
+    def __enter__(self) -> RunningTarget:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RunningTarget(url={self.url!r}, accounts={self.accounts!r}, options={self.options!r})"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A bound TCP socket (port 0 picks a free one); uvicorn starts listening on it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def start(options: TargetOptions | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningTarget:
+    """Start a fresh target (new state, new tokens) and return once it accepts connections."""
+    options = options or TargetOptions()
+    accounts = make_accounts()
+    app = create_app(Store(options, accounts))
+    sock = _bind(host, port)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="h11",
+        loop="asyncio",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    bound_port = sock.getsockname()[1]
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"reference-target-{bound_port}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(STOP_TIMEOUT)
+            sock.close()
+            raise RuntimeError(f"reference target did not start on {host}:{bound_port}")
+        time.sleep(0.005)
+    shown = f"[{host}]" if ":" in host else host
+    return RunningTarget(f"http://{shown}:{bound_port}", accounts, options, server, thread, sock)
+
+
+def describe(target: RunningTarget) -> str:
+    """Human-readable description of a running target (tokens included) for a `serve` command to print."""
+    options = target.options
+    lines = [
+        f"VPS.org Snapshots API reference target at {target.url}",
+        f"  base path: {target.url}/api/v1/snapshots/",
+        f"  time scale: {options.time_scale:g} (a documented minute lasts {60 * options.time_scale:g} s)",
+        f"  variants: {', '.join(sorted(options.variants)) or '(none)'}",
+        f"  faults: {', '.join(sorted(options.faults)) or '(none)'}",
+    ]
+    for account in target.accounts:
+        lines += [f"  account {account.name}:", f"    token: {account.token}"]
+        for server in account.servers:
+            create = lifecycle.create_minutes(server.disk_gb, options)
+            restore = lifecycle.restore_minutes(server.disk_gb, options)
+            lines.append(
+                f"    server {server.id} {server.name}: {server.disk_gb} GB, {server.status}, "
+                f"snapshot {create:g} min, restore {restore:g} min"
+            )
+    lines += [
+        "  data probe:",
+        f"    write: {target.probe_write_command}",
+        f"    read:  {target.probe_read_command}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""Faithful variants: switches for choices the provider's documentation leaves open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named, documented-compatible behaviour switch the suite must accept."""
+
+    name: str
+    description: str
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("error-layout", 'error bodies are {"error": {"code", "message"}} instead of {"detail"}'),
+        Variant("extra-fields", "snapshots, lists and restore answers carry undocumented extra fields"),
+        Variant("empty-description", 'an omitted or null description is stored and returned as ""'),
+        Variant("pagination-keys", 'the list carries "next": null and "previous": null'),
+        Variant("bare-challenge", "401 answers carry a bare `WWW-Authenticate: Bearer` challenge"),
+        Variant("stopped-after-restore", "a server is `stopped` after any restore"),
+        Variant("slow-but-inside", "creates take 9.5 and restores 14 scaled minutes on every server"),
+        Variant("numeric-strings", 'numeric strings ("12345") are accepted for server_id in a create'),
+        Variant("no-location", "the 201 answer to a create has no Location header"),
+    )
+}
