@@ -10,17 +10,9 @@ import pytest
 from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.server import RunningTarget, start
 
-StartTarget = Callable[..., RunningTarget]
-
-
-def account_client(target: RunningTarget, account: str = "main") -> httpx.Client:
-    """An httpx client on `target` authenticated as `account`."""
-    token = target.account(account).token
-    return httpx.Client(base_url=target.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
 
 @pytest.fixture
-def start_reference_target() -> Iterator[StartTarget]:
+def start_reference_target() -> Iterator[Callable[..., RunningTarget]]:
     """Factory starting fresh targets (default time scale 0.01); all are stopped after the test."""
     started: list[RunningTarget] = []
 
@@ -37,20 +29,34 @@ def start_reference_target() -> Iterator[StartTarget]:
 
 
 @pytest.fixture
-def reference_target(start_reference_target: StartTarget) -> RunningTarget:
+def reference_client() -> Iterator[Callable[..., httpx.Client]]:
+    """Factory of httpx clients authenticated as an account ("main" by default); closed after the test."""
+    clients: list[httpx.Client] = []
+
+    def _client(target: RunningTarget, account: str = "main") -> httpx.Client:
+        token = target.account(account).token
+        client = httpx.Client(base_url=target.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        clients.append(client)
+        return client
+
+    yield _client
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def reference_target(start_reference_target: Callable[..., RunningTarget]) -> RunningTarget:
     """A fresh faithful target at time scale 0.01 (a documented minute lasts 0.6 s)."""
     return start_reference_target()
 
 
 @pytest.fixture
-def main_client(reference_target: RunningTarget) -> Iterator[httpx.Client]:
+def main_client(reference_target: RunningTarget, reference_client: Callable[..., httpx.Client]) -> httpx.Client:
     """Client of the target's main account."""
-    with account_client(reference_target, "main") as client:
-        yield client
+    return reference_client(reference_target, "main")
 
 
 @pytest.fixture
-def foreign_client(reference_target: RunningTarget) -> Iterator[httpx.Client]:
+def foreign_client(reference_target: RunningTarget, reference_client: Callable[..., httpx.Client]) -> httpx.Client:
     """Client of the target's second ("foreign") account."""
-    with account_client(reference_target, "foreign") as client:
-        yield client
+    return reference_client(reference_target, "foreign")

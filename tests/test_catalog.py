@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from vpsconform import catalog
+from vpsconform import catalog, paths
 from vpsconform.catalog import SPEC_DIR, Requirement, load_openapi, load_requirements, spec_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -184,14 +184,14 @@ def test_spec_dir_is_the_repository_spec_without_a_bundle() -> None:
     assert (REPO_ROOT / "spec").resolve() == SPEC_DIR.resolve()
 
 
-def test_spec_dir_prefers_the_bundled_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module_file = tmp_path / "site-packages" / "vpsconform" / "catalog.py"
+def test_project_dirs_prefer_the_bundled_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module_file = tmp_path / "site-packages" / "vpsconform" / "paths.py"
     module_file.parent.mkdir(parents=True)
-    monkeypatch.setattr(catalog, "__file__", str(module_file))
-    assert catalog.find_spec_dir() == tmp_path / "spec"
-    bundled = module_file.parent / "_bundled" / "spec"
+    monkeypatch.setattr(paths, "__file__", str(module_file))
+    assert paths.project_dir("spec") == tmp_path / "spec"
+    bundled = module_file.parent / "_bundled" / "suites"
     bundled.mkdir(parents=True)
-    assert catalog.find_spec_dir() == bundled
+    assert paths.project_dir("suites") == bundled
 
 
 def test_load_openapi() -> None:

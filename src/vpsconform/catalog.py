@@ -10,13 +10,14 @@ from typing import Any
 
 import yaml
 
+from vpsconform.paths import SPEC_DIR
+
 __all__ = [
     "LEVELS",
     "OPENAPI_FILE",
     "REQUIREMENTS_FILE",
     "SPEC_DIR",
     "Requirement",
-    "find_spec_dir",
     "load_openapi",
     "load_requirements",
     "spec_hash",
@@ -32,17 +33,6 @@ _ID_RE = re.compile(r"^[A-Z]+-\d{2}$")
 _REQUIRED_FIELDS = ("id", "title", "level", "source", "operations")
 _OPTIONAL_FIELDS = ("rationale", "decision", "accept", "warn")
 _KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS + _OPTIONAL_FIELDS)
-
-
-def find_spec_dir() -> Path:
-    """Return the spec directory: the one bundled into the wheel if present, else the repository's `spec/`."""
-    bundled = Path(__file__).parent / "_bundled" / "spec"
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2] / "spec"
-
-
-SPEC_DIR: Path = find_spec_dir()
 
 
 @dataclass(frozen=True, slots=True)

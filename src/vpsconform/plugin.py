@@ -76,6 +76,7 @@ class RunState:
         self._names = itertools.count(1)
         self._clients: dict[str, ApiClient] = {}
         self.result: RunResult | None = None
+        self.requests = 0
 
     # Clients and evidence ------------------------------------------------------------------------------
     def client(self, account: str) -> ApiClient:
@@ -97,6 +98,7 @@ class RunState:
         """Every exchange: evidence for the running test, the 5xx watch, and the cleanup ledger."""
         self.recent.append(exchange)
         del self.recent[:-50]
+        self.requests += 1
         if exchange.status >= 500:
             finding = Finding(
                 "ROBUST-01", Verdict.FAIL, f"{exchange.summary()}: a server error", self.current_test, [exchange]
@@ -321,6 +323,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     state.notify("cleaning up what the run created")
     state.sweep()
+    if state.requests and not any(f.requirement == "ROBUST-01" for f in state.findings):
+        message = f"{state.requests} requests sent, none answered with a 5xx"
+        state.findings.add(Finding("ROBUST-01", Verdict.PASS, message, "(session)"))
     reason = f"not checked in this run (profile {state.config.profile} or test selection)"
     results = aggregate(state.catalog, state.findings, reason)
     cleanup = state.ledger.counts()

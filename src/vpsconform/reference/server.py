@@ -73,9 +73,13 @@ class RunningTarget:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """A bound TCP socket (port 0 picks a free one); uvicorn starts listening on it."""
+    """A bound TCP socket (port 0 picks a free one); uvicorn starts listening on it.
+
+    The explicit IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that declare it, and without
+    it Nagle's algorithm and delayed ACKs cost about 40 ms per request.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

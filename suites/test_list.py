@@ -1,0 +1,194 @@
+"""LIST: the list answers 200 with `count` and `results`, holds every own snapshot, and filters by server.
+
+Defects these tests catch: a list that is a bare array or lacks `count`/`results`; a list without a filter that
+only shows one server (or the first configured one); a `server_id` filter that is ignored, inverted or applied
+to another field; a `count` that is the page size, a constant, or counts other servers/accounts; fields that
+are renamed, truncated, re-cased, HTML-escaped or mis-encoded between create and list; a crash (or another
+account's data) on a filter that matches nothing; a crash on a non-integer filter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from vpsconform.client import SNAPSHOTS, json_or_none
+
+#: A well-formed server id no account has (the suite's usual "does not exist").
+ABSENT_SERVER = 2_000_000_001
+#: How many `next` pages a list walk follows at most (the docs show no pagination; a provider may add it).
+MAX_PAGES = 20
+
+
+def server_of(item: Any) -> Any:
+    """The `server.id` of a list item (None when the item has no server object)."""
+    server = item.get("server") if isinstance(item, dict) else None
+    return server.get("id") if isinstance(server, dict) else None
+
+
+def walk(api, server_id: Any = None) -> tuple[httpx.Response, list[dict[str, Any]], list[Any]]:
+    """The first page's response, the items of every page (following `next` links), and each page's body."""
+    first = api.list_snapshots(server_id)
+    bodies = [json_or_none(first)]
+    items: list[dict[str, Any]] = []
+    seen_links: set[str] = set()
+    while True:
+        body = bodies[-1]
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            break
+        items.extend(r for r in results if isinstance(r, dict))
+        link = body.get("next")
+        if not isinstance(link, str) or not link or link in seen_links or len(bodies) >= MAX_PAGES:
+            break
+        seen_links.add(link)
+        url = first.request.url.join(link)
+        page = api.request("GET", str(url))
+        if page.status_code != 200:
+            break
+        bodies.append(json_or_none(page))
+    return first, items, bodies
+
+
+def check_page(check, response: httpx.Response, what: str) -> dict[str, Any] | None:
+    """LIST-01 (200, `count` integer, `results` array) and LIST-04 (count vs. results) on one list answer."""
+    if not check.status("LIST-01", response, what):
+        return None
+    body = json_or_none(response)
+    count = body.get("count") if isinstance(body, dict) else None
+    results = body.get("results") if isinstance(body, dict) else None
+    shaped = isinstance(count, int) and not isinstance(count, bool) and isinstance(results, list)
+    check.that("LIST-01", shaped, f"{what}: body has an integer `count` and a `results` array", evidence=response)
+    if not shaped:
+        return None
+    more = body.get("next") not in (None, "")
+    if more:
+        check.that("LIST-04", count >= len(results),
+                   f"{what}: count {count} with {len(results)} results on a page that has a next page",
+                   evidence=response)
+    else:
+        check.that("LIST-04", count == len(results),
+                   f"{what}: count {count} with {len(results)} results and no next page", evidence=response)
+    return body
+
+
+@pytest.mark.requirement("LIST-01", "LIST-04")
+def test_list_answers_count_and_results(api, check):
+    """GET /snapshots/ -> 200 {count, results}; count matches results when there is no next page.
+
+    Catches: a bare JSON array, a missing or string `count`, a non-200 success code, a `count` that counts
+    something else (all accounts, deleted snapshots) than the results it comes with.
+    """
+    check_page(check, api.list_snapshots(), "list without a filter")
+
+
+@pytest.mark.requirement("LIST-01", "LIST-02", "LIST-03", "LIST-04", "LIST-05", "CREATE-01")
+def test_list_shows_all_servers_and_filters_by_server(api, check, servers, snapshots, names):
+    """Snapshots on two servers: both in the plain list, each only in its own server's filtered list.
+
+    Catches: a plain list limited to one server; a filter that is ignored (the other server's snapshot shows
+    up, or items of other servers); a filter that drops the server's own snapshot; count off by the other
+    server's snapshots; name/description/server changed between create, create answer and list (re-cased,
+    trimmed, HTML-escaped, mis-encoded, stored on the wrong server).
+    """
+    sent: dict[int, dict[str, Any]] = {}
+    with servers.lease(room=1) as first:
+        if first is None:
+            for rid in ("LIST-01", "LIST-02", "LIST-03", "LIST-04", "LIST-05", "CREATE-01"):
+                check.inconclusive(rid, "no configured server has a free snapshot slot")
+            return
+        with servers.lease(room=1, exclude=(first,)) as second:
+            chosen = [first] + ([second] if second is not None else [])
+            descriptions = {first: 'naïve café: "quotes" & <tags> — as sent', second: "vpsconform list check"}
+            for server_id in chosen:
+                request = {"name": names("list"), "description": descriptions[server_id]}
+                response, body = snapshots.create(server_id, **request)
+                check.status("CREATE-01", response, f"create on server {server_id}", stop=True)
+                check.that("LIST-05", body is not None, "the 201 body carries an integer id", evidence=response,
+                           stop=True)
+                echoed = (server_of(body), body.get("name"), body.get("description"))
+                check.that("LIST-05", echoed == (server_id, request["name"], request["description"]),
+                           f"create answer has (server.id, name, description) {echoed!r}, sent "
+                           f"{(server_id, request['name'], request['description'])!r}", evidence=response)
+                sent[body["id"]] = {"server": server_id, **request}
+
+            response, items, _ = walk(api)
+            check_page(check, response, "list without a filter")
+            listed = {item.get("id"): item for item in items}
+            for snapshot_id, request in sent.items():
+                check.that("LIST-02", snapshot_id in listed,
+                           f"snapshot {snapshot_id} of server {request['server']} is in the unfiltered list "
+                           f"({len(items)} items)", evidence=response)
+                item = listed.get(snapshot_id)
+                if item is not None:
+                    got = (server_of(item), item.get("name"), item.get("description"))
+                    want = (request["server"], request["name"], request["description"])
+                    check.that("LIST-05", got == want,
+                               f"listed (server.id, name, description) {got!r}, created with {want!r}",
+                               evidence=response)
+            if second is None:
+                check.inconclusive("LIST-02", "only one configured server had a free slot: not checked across servers")
+
+            for server_id in chosen:
+                what = f"list with server_id={server_id}"
+                response, items, _ = walk(api, server_id)
+                check_page(check, response, what)
+                strangers = sorted({repr(server_of(i)) for i in items if server_of(i) != server_id})
+                check.that("LIST-03", not strangers,
+                           f"{what}: every item's server.id is {server_id} (others seen: {', '.join(strangers)})",
+                           evidence=response)
+                ids = {item.get("id") for item in items}
+                for snapshot_id, request in sent.items():
+                    if request["server"] == server_id:
+                        check.that("LIST-03", snapshot_id in ids,
+                                   f"{what}: holds snapshot {snapshot_id} created on it", evidence=response)
+                    else:
+                        check.that("LIST-03", snapshot_id not in ids,
+                                   f"{what}: does not hold snapshot {snapshot_id} of server {request['server']}",
+                                   evidence=response)
+
+
+@pytest.mark.requirement("LIST-06", "LIST-03", "LIST-04")
+def test_filter_on_a_server_nobody_has(api, check):
+    """?server_id=<absent> -> 200 with nothing in it.
+
+    Catches: a filter that is ignored when nothing matches (the account's or everybody's snapshots come back),
+    a crash or a 404/400 on an unknown server.
+    """
+    what = f"list with server_id={ABSENT_SERVER} (no such server)"
+    response = api.list_snapshots(ABSENT_SERVER)
+    if not check.status("LIST-06", response, what):
+        for rid in ("LIST-03", "LIST-04"):
+            check.inconclusive(rid, f"{what}: answered {response.status_code}, no list to inspect")
+        return
+    body = json_or_none(response)
+    results = body.get("results") if isinstance(body, dict) else None
+    count = body.get("count") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        check.that("LIST-06", False, f"{what}: 200 without a `results` array", evidence=response)
+        for rid in ("LIST-03", "LIST-04"):
+            check.inconclusive(rid, f"{what}: no `results` array to inspect")
+        return
+    strangers = sorted({repr(server_of(i)) for i in results if server_of(i) != ABSENT_SERVER})
+    check.that("LIST-03", not strangers,
+               f"{what}: no item of another server (servers seen: {', '.join(strangers)})", evidence=response)
+    check.that("LIST-06", not results and count == 0,
+               f"{what}: empty list, got count {count!r} and {len(results)} results", evidence=response)
+    if isinstance(count, int) and body.get("next") in (None, ""):
+        check.that("LIST-04", count == len(results), f"{what}: count {count} with {len(results)} results",
+                   evidence=response)
+    else:
+        check.inconclusive("LIST-04", f"{what}: count {count!r} is not an integer or a next page exists")
+
+
+@pytest.mark.requirement("LIST-07")
+@pytest.mark.parametrize("value", ["abc", "1.5"])
+def test_non_integer_filter(api, check, value):
+    """?server_id=abc / 1.5 -> 400 (or ignored with 200), never a crash.
+
+    Catches: a 5xx from an unchecked int() or a database cast, an undocumented redirect or success code.
+    """
+    response = api.request("GET", SNAPSHOTS, params={"server_id": value})
+    check.status("LIST-07", response, f"list with server_id={value!r}")
