@@ -197,7 +197,7 @@ def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], 
         _preflight(config, console)
         code, _ = execute(config, rerun=_rerun_command(config, faults, variants), select=select, console=console)
     except Stop as stop:
-        Console(stderr=True).print(f"vpsconform: error: {stop}", highlight=False, markup=False)
+        click.echo(f"vpsconform: error: {stop}", err=True)
         sys.exit(stop.code)
     finally:
         if target is not None:

@@ -1,0 +1,5 @@
+"""`python -m vpsconform` runs the CLI."""
+
+from vpsconform.cli import main
+
+main()
