@@ -11,7 +11,7 @@ ABSENT_ID = 2_000_000_001
 
 BAD_HEADERS = {
     "no header": None,
-    "empty bearer": "Bearer \"\"",
+    "empty bearer": 'Bearer ""',
     "bare scheme": "Bearer",
     "malformed": "Bearer two tokens",
     "unknown token": "Bearer vpsconform-not-a-real-token",
@@ -47,7 +47,11 @@ def test_bad_credentials_get_401(anon_api, servers, check, operation):
 def test_auth_is_checked_before_lookups(anon_api, check):
     """Anonymous requests about objects that do not exist get 401, not 404."""
     requests = {
-        "create on an absent server": ("POST", SNAPSHOTS, {"server_id": ABSENT_ID, "name": "vpsconform-probe"}),
+        "create on an absent server": (
+            "POST",
+            SNAPSHOTS,
+            {"server_id": ABSENT_ID, "name": "vpsconform-probe"},
+        ),
         "restore of an absent snapshot": ("POST", f"{SNAPSHOTS}{ABSENT_ID}/restore/", None),
         "delete of an absent snapshot": ("DELETE", f"{SNAPSHOTS}{ABSENT_ID}/", None),
     }
@@ -63,7 +67,9 @@ def test_auth_is_checked_before_validation(anon_api, check):
     """Anonymous creates with invalid bodies get 401, not 400."""
     bodies = {"an invalid name": {"server_id": ABSENT_ID, "name": "not valid!"}, "an empty body": {}}
     for what, body in bodies.items():
-        check.status("AUTH-05", anon_api.request("POST", SNAPSHOTS, json_body=body), f"anonymous create with {what}")
+        check.status(
+            "AUTH-05", anon_api.request("POST", SNAPSHOTS, json_body=body), f"anonymous create with {what}"
+        )
     response = anon_api.request("POST", SNAPSHOTS, content=b"{not json")
     check.status("AUTH-05", response, "anonymous create with malformed JSON")
 
@@ -72,15 +78,29 @@ def test_auth_is_checked_before_validation(anon_api, check):
 def test_valid_token_is_accepted_and_challenges_name_bearer(api, anon_api, check):
     """The configured token passes; 401 answers carry a Bearer challenge; the scheme is case-insensitive."""
     response = api.list_snapshots()
-    check.that("AUTH-06", response.status_code != 401, f"list with the valid token: got {response.status_code}",
-               evidence=response)
+    check.that(
+        "AUTH-06",
+        response.status_code != 401,
+        f"list with the valid token: got {response.status_code}",
+        evidence=response,
+    )
     for header in (None, "Bearer vpsconform-not-a-real-token"):
         refused = anon_api.list_snapshots(headers={"Authorization": header} if header else {})
         challenge = refused.headers.get("WWW-Authenticate", "")
-        check.that("AUTH-07", refused.status_code != 401 or challenge.lower().startswith("bearer"),
-                   f"401 challenge is {challenge!r}", evidence=refused)
+        check.that(
+            "AUTH-07",
+            refused.status_code != 401 or challenge.lower().startswith("bearer"),
+            f"401 challenge is {challenge!r}",
+            evidence=refused,
+        )
     token = api.auth_headers()["Authorization"].split(" ", 1)[1]
     lower = api.list_snapshots(headers={"Authorization": f"bearer {token}"})
-    check.that("AUTH-08", lower.status_code == 200, f"lower-case scheme: got {lower.status_code}", evidence=lower)
-    check.that("AUTH-06", isinstance(json_or_none(response), dict), "list answered with a JSON object",
-               evidence=response)
+    check.that(
+        "AUTH-08", lower.status_code == 200, f"lower-case scheme: got {lower.status_code}", evidence=lower
+    )
+    check.that(
+        "AUTH-06",
+        isinstance(json_or_none(response), dict),
+        "list answered with a JSON object",
+        evidence=response,
+    )

@@ -63,4 +63,6 @@ def test_generated_requests(operation, mode, api, check, run_config, servers, to
             api.delete_snapshot(body["id"])  # free the slot at once; the ledger tracks it either way
 
     explore()
-    check.that("ROBUST-02", bool(sent), f"{operation.label}: {len(sent)} generated requests, none a server error")
+    check.that(
+        "ROBUST-02", bool(sent), f"{operation.label}: {len(sent)} generated requests, none a server error"
+    )

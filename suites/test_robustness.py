@@ -11,7 +11,19 @@ import pytest
 from vpsconform.client import SNAPSHOTS, json_or_none
 from vpsconform.fuzzing import ABSENT_ID
 
-QUERY_VALUES = ["abc", "-1", "0", "1.5", "99999999999999999999999999", "1e9999", "", "١٢٣", "%00", "x" * 5000, "null"]
+QUERY_VALUES = [
+    "abc",
+    "-1",
+    "0",
+    "1.5",
+    "99999999999999999999999999",
+    "1e9999",
+    "",
+    "١٢٣",
+    "%00",
+    "x" * 5000,
+    "null",
+]
 PATH_IDS = ["99999999999999999999999999", "-1", "0", "abc", "1.5", "%00", "1e3", "%F0%9F%92%A5", "x" * 2000]
 
 
@@ -30,7 +42,8 @@ def hostile_bodies(server_id: int) -> dict[str, bytes]:
         "float overflow": b'{"server_id": 1e400, "name": "vpsconform-float"}',
         "NaN literal": b'{"server_id": NaN, "name": "vpsconform-nan"}',
         "duplicate keys": b'{"server_id": "x", "server_id": %d, "name": "vpsconform-dup"}' % server_id,
-        "huge extra field": b'{"server_id": %d, "name": "vpsconform-extra", "x": "%s"}' % (server_id, b"y" * 200_000),
+        "huge extra field": b'{"server_id": %d, "name": "vpsconform-extra", "x": "%s"}'
+        % (server_id, b"y" * 200_000),
     }
 
 
@@ -39,14 +52,23 @@ def test_hostile_input_gets_no_server_error(api, check, servers):
     """Odd query strings, path ids, bodies and content types are answered without a 5xx."""
     for value in QUERY_VALUES:
         response = api.request("GET", SNAPSHOTS, params={"server_id": value})
-        check.that("ROBUST-03", response.status_code < 500, f"list?server_id={value[:20]!r}: {response.status_code}")
+        check.that(
+            "ROBUST-03", response.status_code < 500, f"list?server_id={value[:20]!r}: {response.status_code}"
+        )
     repeated = api.request("GET", SNAPSHOTS, params=[("server_id", "1"), ("server_id", "abc")])
     check.that("ROBUST-03", repeated.status_code < 500, f"repeated server_id: {repeated.status_code}")
     for value in PATH_IDS:
         for method, path in (("POST", f"{SNAPSHOTS}{value}/restore/"), ("DELETE", f"{SNAPSHOTS}{value}/")):
             response = api.request(method, path)
-            check.that("ROBUST-03", response.status_code < 500, f"{method} id {value[:20]!r}: {response.status_code}")
-    content_types = ["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data"]
+            check.that(
+                "ROBUST-03", response.status_code < 500, f"{method} id {value[:20]!r}: {response.status_code}"
+            )
+    content_types = [
+        "text/plain",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ]
     for what, body in hostile_bodies(servers.ids[0]).items():
         response = api.request("POST", SNAPSHOTS, content=body)
         check.that("ROBUST-03", response.status_code < 500, f"create with {what}: {response.status_code}")
@@ -80,4 +102,6 @@ def test_undocumented_methods_get_405_with_allow(api, check):
         response = api.request(method, path, json_body={})
         if check.status("ROBUST-04", response, f"{method} {path}"):
             allow = response.headers.get("Allow")
-            check.that("ROBUST-04", bool(allow), f"{method} {path}: 405 with Allow={allow!r}", evidence=response)
+            check.that(
+                "ROBUST-04", bool(allow), f"{method} {path}: 405 with Allow={allow!r}", evidence=response
+            )

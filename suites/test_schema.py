@@ -39,8 +39,12 @@ def test_success_answers_match_the_documented_contract(api, check, servers, snap
         validate(check, SCHEMA, listed, query={"server_id": server_id})
         check.status("SCHEMA-05", listed, "list", expected=(SUCCESS["list"],))
         for what, response in (("create", created), ("list", listed)):
-            check.that("SCHEMA-04", is_json(response), f"{what} answered {response.headers.get('content-type')!r}",
-                       evidence=response)
+            check.that(
+                "SCHEMA-04",
+                is_json(response),
+                f"{what} answered {response.headers.get('content-type')!r}",
+                evidence=response,
+            )
         timeline = snapshots.wait(snapshot)
         if timeline.final != "completed":
             check.inconclusive("SCHEMA-03", f"the snapshot did not complete (last status {timeline.final!r})")
@@ -48,8 +52,12 @@ def test_success_answers_match_the_documented_contract(api, check, servers, snap
             restored = api.restore_snapshot(snapshot["id"])
             validate(check, SCHEMA, restored, path_parameters={"snapshot_id": snapshot["id"]})
             check.status("SCHEMA-05", restored, "restore", expected=(SUCCESS["restore"],))
-            check.that("SCHEMA-04", is_json(restored), f"restore answered {restored.headers.get('content-type')!r}",
-                       evidence=restored)
+            check.that(
+                "SCHEMA-04",
+                is_json(restored),
+                f"restore answered {restored.headers.get('content-type')!r}",
+                evidence=restored,
+            )
             servers.wait_idle(server_id)
         deleted = api.delete_snapshot(snapshot["id"])
         validate(check, SCHEMA, deleted, path_parameters={"snapshot_id": snapshot["id"]})
@@ -62,11 +70,17 @@ def test_error_answers_carry_json(api, anon_api, check, servers):
     errors = {
         "401": anon_api.list_snapshots(),
         "404": api.delete_snapshot(ABSENT_ID),
-        "400": api.request("POST", "/api/v1/snapshots/", json_body={"server_id": servers.ids[0], "name": "no spaces"}),
+        "400": api.request(
+            "POST", "/api/v1/snapshots/", json_body={"server_id": servers.ids[0], "name": "no spaces"}
+        ),
     }
     for code, response in errors.items():
         if not 400 <= response.status_code < 500:
             check.inconclusive("SCHEMA-06", f"expected a {code} error, got {response.status_code}")
             continue
-        check.that("SCHEMA-06", is_json(response) and json_or_none(response) is not None,
-                   f"{response.status_code} answered {response.headers.get('content-type')!r}", evidence=response)
+        check.that(
+            "SCHEMA-06",
+            is_json(response) and json_or_none(response) is not None,
+            f"{response.status_code} answered {response.headers.get('content-type')!r}",
+            evidence=response,
+        )

@@ -19,6 +19,7 @@ from schemathesis.generation.stateful import run_state_machine_as_test
 from vpsconform.fuzzing import ABSENT_ID, RESPONSE_CHECKS, load_schema, operation_id, requirement_for, send
 from vpsconform.verdicts import Verdict
 
+
 def json_body(response):
     """The JSON body of a schemathesis response, or None."""
     try:
@@ -52,11 +53,13 @@ def test_generated_workflows(api, check, run_config, run_state, servers):
             if isinstance(snapshot_id, int) and not ledger.owns("main", snapshot_id):
                 path["snapshot_id"] = ABSENT_ID  # never aim a generated restore or delete at someone else's
             body = case.body
-            if isinstance(body, dict) and isinstance(body.get("server_id"), int) and not isinstance(
-                body.get("server_id"), bool
+            server_id = body.get("server_id") if isinstance(body, dict) else None
+            if (
+                isinstance(server_id, int)
+                and not isinstance(server_id, bool)
+                and server_id not in servers.ids
             ):
-                if body["server_id"] not in servers.ids:
-                    body["server_id"] = rng.choice([*servers.ids, ABSENT_ID])
+                body["server_id"] = rng.choice([*servers.ids, ABSENT_ID])
 
         def call(self, case, **kwargs):
             totals["steps"] += 1

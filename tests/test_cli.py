@@ -13,26 +13,40 @@ import pytest
 from vpsconform.reference.server import RunningTarget
 
 
-def vpsconform(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def vpsconform(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run the CLI as a user would, in a clean environment (no VPSCONFORM_* leaking in from the caller)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("VPSCONFORM_")}
     return subprocess.run(
-        [sys.executable, "-m", "vpsconform", *args], capture_output=True, text=True, timeout=timeout,
-        env={**base, **(env or {})}, check=False,
+        [sys.executable, "-m", "vpsconform", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**base, **(env or {})},
+        check=False,
     )
 
 
 def remote_args(target: RunningTarget, account: str = "main") -> list[str]:
     """Flags aiming the CLI at a running reference target, as at any remote target."""
     acct = target.account(account)
-    return ["--target", target.url, "--token", acct.token, *[a for s in acct.server_ids for a in ("--server-id", str(s))]]
+    return [
+        "--target",
+        target.url,
+        "--token",
+        acct.token,
+        *[a for s in acct.server_ids for a in ("--server-id", str(s))],
+    ]
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, code: int, fragment: str) -> None:
     assert done.returncode == code, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("vpsconform: error: ") and fragment in lines[0], done.stderr
+    assert len(lines) == 1 and lines[0].startswith("vpsconform: error: ") and fragment in lines[0], (
+        done.stderr
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,9 +56,18 @@ def assert_one_line_error(done: subprocess.CompletedProcess, code: int, fragment
         (["--target", "http://127.0.0.1:9", "--token", "t"], "--server-id"),
         (["--target", "http://127.0.0.1:9", "--server-id", "1"], "--token"),
         (["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "x"], "positive integers"),
-        (["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "1", "--time-scale", "soon"], "number"),
-        (["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "1", "--profile", "max"], "--profile"),
-        (["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "1", "--fault", "x"], "embedded target only"),
+        (
+            ["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "1", "--time-scale", "soon"],
+            "number",
+        ),
+        (
+            ["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "1", "--profile", "max"],
+            "--profile",
+        ),
+        (
+            ["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "1", "--fault", "x"],
+            "embedded target only",
+        ),
         (["--fault", "no-such-fault"], "unknown faults"),
         (["--time-scale", "1"], "cannot be changed"),
     ],
@@ -54,8 +77,15 @@ def test_bad_options_exit_2_with_one_line(args: list[str], fragment: str) -> Non
 
 
 def test_environment_variables_are_read() -> None:
-    done = vpsconform("run", env={"VPSCONFORM_TARGET": "http://127.0.0.1:9", "VPSCONFORM_TOKEN": "t",
-                                  "VPSCONFORM_SERVER_IDS": "1,2", "VPSCONFORM_PROFILE": "nope"})
+    done = vpsconform(
+        "run",
+        env={
+            "VPSCONFORM_TARGET": "http://127.0.0.1:9",
+            "VPSCONFORM_TOKEN": "t",
+            "VPSCONFORM_SERVER_IDS": "1,2",
+            "VPSCONFORM_PROFILE": "nope",
+        },
+    )
     assert_one_line_error(done, 2, "--profile")
 
 
@@ -71,22 +101,36 @@ def test_rejected_token_exits_2(reference_target: RunningTarget) -> None:
 
 
 def test_failing_probe_exits_2(reference_target: RunningTarget) -> None:
-    probe = [f"--probe-write={sys.executable} -c 'raise SystemExit(4)' {{server_id}} {{marker}}",
-             f"--probe-read={sys.executable} -c 'raise SystemExit(4)' {{server_id}}"]
+    probe = [
+        f"--probe-write={sys.executable} -c 'raise SystemExit(4)' {{server_id}} {{marker}}",
+        f"--probe-read={sys.executable} -c 'raise SystemExit(4)' {{server_id}}",
+    ]
     done = vpsconform("run", *remote_args(reference_target), *probe)
     assert_one_line_error(done, 2, "--probe-read does not work")
 
 
 def test_select_that_matches_nothing_exits_2(reference_target: RunningTarget, tmp_path: Path) -> None:
-    done = vpsconform("run", *remote_args(reference_target), "--select", "no_such_test", "--report-dir",
-                      str(tmp_path))
+    done = vpsconform(
+        "run", *remote_args(reference_target), "--select", "no_such_test", "--report-dir", str(tmp_path)
+    )
     assert_one_line_error(done, 2, "no test matched")
 
 
 def test_remote_run_writes_reports_without_the_token(reference_target: RunningTarget, tmp_path: Path) -> None:
     foreign = reference_target.account("foreign")
-    args = [*remote_args(reference_target), "--foreign-token", foreign.token, "--time-scale", "0.01",
-            "--select", "auth", "--report-dir", str(tmp_path), "--seed", "7"]
+    args = [
+        *remote_args(reference_target),
+        "--foreign-token",
+        foreign.token,
+        "--time-scale",
+        "0.01",
+        "--select",
+        "auth",
+        "--report-dir",
+        str(tmp_path),
+        "--seed",
+        "7",
+    ]
     done = vpsconform(*["run", *args])
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((tmp_path / "report.json").read_text())

@@ -21,7 +21,10 @@ def test_redactor_replaces_every_secret_with_its_variable() -> None:
     redact = Redactor({"abc123": "VPSCONFORM_TOKEN", "abc123-long": "VPSCONFORM_FOREIGN_TOKEN"})
     text = redact("Bearer abc123 and Bearer abc123-long in /x?t=abc123")
     assert "abc123" not in text.replace("${VPSCONFORM", "")
-    assert text == "Bearer ${VPSCONFORM_TOKEN} and Bearer ${VPSCONFORM_FOREIGN_TOKEN} in /x?t=${VPSCONFORM_TOKEN}"
+    assert (
+        text
+        == "Bearer ${VPSCONFORM_TOKEN} and Bearer ${VPSCONFORM_FOREIGN_TOKEN} in /x?t=${VPSCONFORM_TOKEN}"
+    )
 
 
 def test_exchanges_are_redacted_and_curl_reproduces_them() -> None:
@@ -29,8 +32,14 @@ def test_exchanges_are_redacted_and_curl_reproduces_them() -> None:
         return httpx.Response(400, json={"echo": request.headers["Authorization"]})
 
     seen = []
-    client = ApiClient("http://target.test", "s3cr3t-token", redactor=Redactor({"s3cr3t-token": "VPSCONFORM_TOKEN"}),
-                       limiter=RateLimiter(0), timeout=5, observers=[lambda e, r: seen.append(e)])
+    client = ApiClient(
+        "http://target.test",
+        "s3cr3t-token",
+        redactor=Redactor({"s3cr3t-token": "VPSCONFORM_TOKEN"}),
+        limiter=RateLimiter(0),
+        timeout=5,
+        observers=[lambda e, r: seen.append(e)],
+    )
     client._http = httpx.Client(transport=httpx.MockTransport(handler))
     client.create_snapshot(7, "it's")
     exchange = seen[0]
@@ -61,7 +70,13 @@ def test_rate_limiter_spaces_requests() -> None:
 
 @pytest.mark.parametrize(
     ("status", "patterns", "expected"),
-    [(400, [400], True), (422, [400, "4xx"], True), (500, ["4xx"], False), (201, [200], False), (204, ["2xx"], True)],
+    [
+        (400, [400], True),
+        (422, [400, "4xx"], True),
+        (500, ["4xx"], False),
+        (201, [200], False),
+        (204, ["2xx"], True),
+    ],
 )
 def test_status_matching(status: int, patterns: list, expected: bool) -> None:
     assert status_matches(status, patterns) is expected
@@ -110,13 +125,18 @@ def test_probes_substitute_inside_arguments_without_a_shell(tmp_path) -> None:
 
 
 def test_probe_failures_are_one_line_errors() -> None:
-    with pytest.raises(ProbeError, match="exited 3: boom"):
-        Probes(f"{sys.executable} -c 'import sys; print(\"boom\", file=sys.stderr); sys.exit(3)' {{server_id}} {{marker}}",
-               "true {server_id}").write(1, "m")
+    with pytest.raises(ProbeError, match="exited 1: boom"):
+        Probes(
+            f"{sys.executable} -c 'import sys; sys.exit(\"boom\")' {{server_id}} {{marker}}",
+            "true {server_id}",
+        ).write(1, "m")
     with pytest.raises(ProbeError, match="command not found"):
         Probes("/nonexistent/probe {server_id} {marker}", "x {server_id}").write(1, "m")
     with pytest.raises(ProbeError, match="printed nothing"):
         Probes("true {server_id} {marker}", "true {server_id}").read(1)
-    with pytest.raises(ProbeError, match="within 0.2 s"):
-        Probes(f"{sys.executable} -c 'import time; time.sleep(5)' {{server_id}} {{marker}}", "x {server_id}",
-               timeout=0.2).write(1, "m")
+    with pytest.raises(ProbeError, match=r"within 0\.2 s"):
+        Probes(
+            f"{sys.executable} -c 'import time; time.sleep(5)' {{server_id}} {{marker}}",
+            "x {server_id}",
+            timeout=0.2,
+        ).write(1, "m")

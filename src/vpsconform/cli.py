@@ -6,10 +6,12 @@ be completed (target unreachable, internal error).
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +22,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from vpsconform import __version__
-from vpsconform.paths import SUITES_DIR
 from vpsconform.client import ApiClient, RateLimiter, TransportError
 from vpsconform.config import PROFILES, ConfigError, RunConfig, build_config, default_report_dir
+from vpsconform.paths import SUITES_DIR
 from vpsconform.plugin import Preset
 from vpsconform.probes import ProbeError, Probes
 from vpsconform.redaction import Redactor
 
 EXIT_OK, EXIT_NONCONFORMANT, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
-VERDICT_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim", "inconclusive": "magenta",
-                 "error": "bold magenta"}
+VERDICT_STYLE = {
+    "pass": "green",
+    "fail": "bold red",
+    "warn": "yellow",
+    "skip": "dim",
+    "inconclusive": "magenta",
+    "error": "bold magenta",
+}
 
 
 class Stop(Exception):
@@ -54,7 +62,12 @@ def _rerun_command(config: RunConfig, faults: tuple[str, ...], variants: tuple[s
             words += [w for sid in config.foreign_server_ids for w in ("--foreign-server-id", str(sid))]
         words += ["--time-scale", f"{config.time_scale:g}"]
         if config.probe_write and config.probe_read:
-            words += ["--probe-write", shlex.quote(config.probe_write), "--probe-read", shlex.quote(config.probe_read)]
+            words += [
+                "--probe-write",
+                shlex.quote(config.probe_write),
+                "--probe-read",
+                shlex.quote(config.probe_read),
+            ]
     words += ["--timing-tolerance", f"{config.timing_tolerance:g}", "--seed", str(config.seed)]
     return " ".join(w if w.startswith(('"', "'")) else shlex.quote(w) if " " in w else w for w in words)
 
@@ -62,8 +75,14 @@ def _rerun_command(config: RunConfig, faults: tuple[str, ...], variants: tuple[s
 def _preflight(config: RunConfig, console: Console) -> None:
     """Fail fast, with one line, on an unreachable target, a rejected token or a broken probe."""
     redactor = Redactor(config.secrets)
-    api = ApiClient(config.target, config.token, redactor=redactor, limiter=RateLimiter(0),
-                    timeout=min(config.request_timeout, 15), observers=[])
+    api = ApiClient(
+        config.target,
+        config.token,
+        redactor=redactor,
+        limiter=RateLimiter(0),
+        timeout=min(config.request_timeout, 15),
+        observers=[],
+    )
     try:
         response = api.list_snapshots()
     except TransportError as exc:
@@ -77,9 +96,13 @@ def _preflight(config: RunConfig, console: Console) -> None:
         try:
             probes.read(config.server_ids[0])
         except ProbeError as exc:
-            raise Stop(f"--probe-read does not work on server {config.server_ids[0]}: {exc}", EXIT_USAGE) from None
-    console.print(f"[bold]target[/] {config.target}  time scale {config.time_scale:g}  profile {config.profile}"
-                  f"  seed {config.seed}")
+            raise Stop(
+                f"--probe-read does not work on server {config.server_ids[0]}: {exc}", EXIT_USAGE
+            ) from None
+    console.print(
+        f"[bold]target[/] {config.target}  time scale {config.time_scale:g}  profile {config.profile}"
+        f"  seed {config.seed}"
+    )
 
 
 def _summary(console: Console, report: dict[str, Any]) -> None:
@@ -100,18 +123,28 @@ def _summary(console: Console, report: dict[str, Any]) -> None:
     for entry in report["requirements"]:
         if entry["verdict"] in ("fail", "error", "warn"):
             style = VERDICT_STYLE[entry["verdict"]]
-            console.print(f"[{style}]{entry['verdict'].upper()}[/] {entry['id']} ({entry['level']}): {entry['message']}",
-                          highlight=False, markup=True, soft_wrap=True)
+            console.print(
+                f"[{style}]{entry['verdict'].upper()}[/] {entry['id']} ({entry['level']}): "
+                + escape(entry["message"]),
+                highlight=False,
+                markup=True,
+                soft_wrap=True,
+            )
             if entry.get("reproduce"):
-                console.print(f"    reproduce: {entry['reproduce']}", highlight=False, markup=False, soft_wrap=True)
+                console.print(
+                    f"    reproduce: {entry['reproduce']}", highlight=False, markup=False, soft_wrap=True
+                )
     cleanup = report["cleanup"]
-    console.print(f"cleanup: created {cleanup['created']}, deleted {cleanup['deleted']}, left {cleanup['left']}")
+    console.print(
+        f"cleanup: created {cleanup['created']}, deleted {cleanup['deleted']}, left {cleanup['left']}"
+    )
     style = {"conformant": "bold green", "nonconformant": "bold red"}.get(report["verdict"], "bold magenta")
     console.print(f"verdict: [{style}]{report['verdict']}[/]  ({report['duration_s']} s)")
 
 
-def execute(config: RunConfig, *, rerun: str, select: str | None, console: Console,
-            strength: dict[str, Any] | None = None) -> tuple[int, dict[str, Any] | None]:
+def execute(
+    config: RunConfig, *, rerun: str, select: str | None, console: Console
+) -> tuple[int, dict[str, Any]]:
     """Run the suites under pytest with this configuration; returns (exit status, report)."""
     status = console.status("starting")
     status.start()
@@ -125,9 +158,20 @@ def execute(config: RunConfig, *, rerun: str, select: str | None, console: Conso
         name = escape(nodeid.split("::", 1)[-1])
         console.print(f"{marks.get(outcome, '?')} {name}  [dim]{' '.join(requirements)}[/]", highlight=False)
 
-    preset = Preset(config=config, rerun=rerun, notify=notify, on_test=on_test, strength=strength)
-    args = [str(SUITES_DIR), "-p", "vpsconform.plugin", "-p", "no:cacheprovider", "-p", "no:terminal",
-            "-p", "no:randomly", "--rootdir", str(SUITES_DIR.parent)]
+    preset = Preset(config=config, rerun=rerun, notify=notify, on_test=on_test)
+    args = [
+        str(SUITES_DIR),
+        "-p",
+        "vpsconform.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:randomly",
+        "--rootdir",
+        str(SUITES_DIR.parent),
+    ]
     if select:
         args += ["-k", select]
     try:
@@ -152,14 +196,31 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--target", help="Base URL of the target [VPSCONFORM_TARGET]; omitted: the embedded reference target.")
+@click.option(
+    "--target", help="Base URL of the target [VPSCONFORM_TARGET]; omitted: the embedded reference target."
+)
 @click.option("--token", help="Bearer token of the account under test [VPSCONFORM_TOKEN].")
-@click.option("--server-id", "server_ids", multiple=True, help="Server the suite may use; repeat [VPSCONFORM_SERVER_IDS].")
-@click.option("--foreign-token", help="Token of a second account, for isolation checks [VPSCONFORM_FOREIGN_TOKEN].")
-@click.option("--foreign-server-id", "foreign_server_ids", multiple=True,
-              help="Server of the second account [VPSCONFORM_FOREIGN_SERVER_IDS].")
-@click.option("--time-scale", help="The target's clock relative to production (default 1) [VPSCONFORM_TIME_SCALE].")
-@click.option("--timing-tolerance", help="Slack on documented maxima (default 0.1) [VPSCONFORM_TIMING_TOLERANCE].")
+@click.option(
+    "--server-id",
+    "server_ids",
+    multiple=True,
+    help="Server the suite may use; repeat [VPSCONFORM_SERVER_IDS].",
+)
+@click.option(
+    "--foreign-token", help="Token of a second account, for isolation checks [VPSCONFORM_FOREIGN_TOKEN]."
+)
+@click.option(
+    "--foreign-server-id",
+    "foreign_server_ids",
+    multiple=True,
+    help="Server of the second account [VPSCONFORM_FOREIGN_SERVER_IDS].",
+)
+@click.option(
+    "--time-scale", help="The target's clock relative to production (default 1) [VPSCONFORM_TIME_SCALE]."
+)
+@click.option(
+    "--timing-tolerance", help="Slack on documented maxima (default 0.1) [VPSCONFORM_TIMING_TOLERANCE]."
+)
 @click.option("--probe-write", help="Command writing {marker} on {server_id} [VPSCONFORM_PROBE_WRITE].")
 @click.option("--probe-read", help="Command printing the marker of {server_id} [VPSCONFORM_PROBE_READ].")
 @click.option("--profile", help=f"One of {', '.join(PROFILES)} (default standard) [VPSCONFORM_PROFILE].")
@@ -168,7 +229,9 @@ def main() -> None:
 @click.option("--max-rps", help="Request rate cap (default 20/s for remote targets) [VPSCONFORM_MAX_RPS].")
 @click.option("--request-timeout", help="Seconds before a request is abandoned (default 30).")
 @click.option("--select", help="Only tests matching this pytest -k expression.")
-@click.option("--fault", "faults", multiple=True, help="Embedded target only: inject this defect (see `serve --list`).")
+@click.option(
+    "--fault", "faults", multiple=True, help="Embedded target only: inject this defect (see `serve --list`)."
+)
 @click.option("--variant", "variants", multiple=True, help="Embedded target only: a faithful variant.")
 def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], **flags: Any) -> None:
     """Test a target against the requirement catalog and write report.json and junit.xml."""
@@ -183,9 +246,11 @@ def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], 
                 target, embedded = start_embedded(faults=faults, variants=variants)
             except ValueError as exc:
                 raise Stop(str(exc), EXIT_USAGE) from None
-            console.print(f"[bold]embedded reference target[/] at {target.url}"
-                          + (f"  faults: {', '.join(faults)}" if faults else "")
-                          + (f"  variants: {', '.join(variants)}" if variants else ""))
+            console.print(
+                f"[bold]embedded reference target[/] at {target.url}"
+                + (f"  faults: {', '.join(faults)}" if faults else "")
+                + (f"  variants: {', '.join(variants)}" if variants else "")
+            )
         elif faults or variants:
             raise Stop("--fault and --variant apply to the embedded target only (omit --target)", EXIT_USAGE)
         try:
@@ -195,7 +260,9 @@ def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], 
         if config.report_dir is None:
             config = _with_report_dir(config, default_report_dir())
         _preflight(config, console)
-        code, _ = execute(config, rerun=_rerun_command(config, faults, variants), select=select, console=console)
+        code, _ = execute(
+            config, rerun=_rerun_command(config, faults, variants), select=select, console=console
+        )
     except Stop as stop:
         click.echo(f"vpsconform: error: {stop}", err=True)
         sys.exit(stop.code)
@@ -220,13 +287,24 @@ def _with_report_dir(config: RunConfig, report_dir: Path) -> RunConfig:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port (default: a free one).")
-@click.option("--time-scale", default=1.0, type=click.FloatRange(min=0, min_open=True, max=1000), show_default=True,
-              help="Clock relative to production (0.01: a documented minute lasts 0.6 s).")
+@click.option(
+    "--time-scale",
+    default=1.0,
+    type=click.FloatRange(min=0, min_open=True, max=1000),
+    show_default=True,
+    help="Clock relative to production (0.01: a documented minute lasts 0.6 s).",
+)
 @click.option("--fault", "faults", multiple=True, help="Inject a defect (repeatable).")
 @click.option("--variant", "variants", multiple=True, help="A faithful variant (repeatable).")
 @click.option("--list", "list_only", is_flag=True, help="List the faults and variants, then exit.")
-def serve(host: str, port: int, time_scale: float, faults: tuple[str, ...], variants: tuple[str, ...],
-          list_only: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    time_scale: float,
+    faults: tuple[str, ...],
+    variants: tuple[str, ...],
+    list_only: bool,
+) -> None:
     """Serve the reference target until interrupted, printing its URL, tokens and servers."""
     from vpsconform.reference.faults import FAULTS
     from vpsconform.reference.options import TargetOptions
@@ -255,3 +333,65 @@ def serve(host: str, port: int, time_scale: float, faults: tuple[str, ...], vari
         pass
     finally:
         target.stop()
+
+
+@main.command()
+@click.option("--jobs", default=4, show_default=True, type=click.IntRange(1, 32), help="Runs in parallel.")
+@click.option("--seed", default=1, show_default=True, type=click.IntRange(0), help="Seed of every run.")
+@click.option(
+    "--profile",
+    default="standard",
+    show_default=True,
+    type=click.Choice(PROFILES),
+    help="Profile of every run.",
+)
+@click.option("--only", multiple=True, help="Only this fault or variant (repeatable).")
+@click.option(
+    "--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Where each run's reports go."
+)
+@click.option("--record", is_flag=True, help="Store the score as the suite's published strength.")
+def selftest(
+    jobs: int, seed: int, profile: str, only: tuple[str, ...], report_dir: Path | None, record: bool
+) -> None:
+    """Run the suite against the faithful target, every variant and every fault, and print the kill matrix."""
+    from vpsconform import selftest as matrix
+
+    console = Console(highlight=False)
+    try:
+        cells = matrix.plan(only)
+    except ValueError as exc:
+        click.echo(f"vpsconform: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    root = report_dir or default_report_dir() / "selftest"
+    console.print(f"selftest: {len(cells)} runs, {jobs} at a time, seed {seed}, reports under {root}")
+
+    def on_cell(cell: Any) -> None:
+        if cell.kind == "fault":
+            ok = cell.attributed
+            note = "caught" if cell.killed else "MISSED"
+            if cell.killed and not cell.attributed:
+                note = f"caught, not attributed (declared {', '.join(cell.declared)})"
+        else:
+            ok = not cell.false_alarm
+            note = "passed" if ok else f"FALSE ALARM ({cell.verdict})"
+        failed = ", ".join(cell.failed[:6]) + (" ..." if len(cell.failed) > 6 else "")
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        console.print(
+            f"{mark} {cell.kind:8} {cell.name:32} {note:10} {cell.seconds:5.1f}s  [dim]{failed}[/]"
+            + (f"  {escape(cell.problem)}" if cell.problem else "")
+        )
+
+    started = time.monotonic()
+    cells = matrix.run_matrix(cells, jobs=jobs, seed=seed, profile=profile, report_root=root, on_cell=on_cell)
+    wall = time.monotonic() - started
+    figures = matrix.score(cells)
+    if figures["slowest"]:
+        console.print(
+            f"wall time {wall:.1f} s; slowest run {figures['slowest']['name']} "
+            f"({figures['slowest']['seconds']} s)"
+        )
+    if record and not only:
+        matrix.STRENGTH_FILE.write_text(json.dumps(matrix.strength_record(figures, wall), indent=2) + "\n")
+        console.print(f"recorded in {matrix.STRENGTH_FILE}")
+    click.echo(matrix.summary_line(figures))
+    sys.exit(EXIT_OK if matrix.perfect(figures) else EXIT_NONCONFORMANT)

@@ -129,7 +129,9 @@ class ApiClient:
         self._redactor = redactor
         self._limiter = limiter
         self._observers = observers
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=32))
+        self._http = httpx.Client(
+            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=32)
+        )
 
     def __repr__(self) -> str:
         return f"ApiClient({self.base_url!r}, label={self.label!r})"
@@ -175,7 +177,9 @@ class ApiClient:
         try:
             response = self._http.request(method, url, content=content, params=params, headers=merged)
         except httpx.TimeoutException as exc:
-            raise TransportError(f"{method} {url}: no answer within the timeout ({exc.__class__.__name__})") from exc
+            raise TransportError(
+                f"{method} {url}: no answer within the timeout ({exc.__class__.__name__})"
+            ) from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
         exchange = self.record(response, elapsed=time.perf_counter() - started)

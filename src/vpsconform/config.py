@@ -136,7 +136,9 @@ def _ids(value: Any, option: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def _number(value: Any, option: str, *, minimum: float, strictly: bool, maximum: float | None = None) -> float:
+def _number(
+    value: Any, option: str, *, minimum: float, strictly: bool, maximum: float | None = None
+) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -216,15 +218,28 @@ def build_config(
 
     time_scale_value = _pick(flags, env, "time_scale")
     if base is not None:
-        if time_scale_value is not None and _number(
-            time_scale_value, "--time-scale", minimum=0, strictly=True
-        ) != base.time_scale:
-            raise ConfigError("--time-scale cannot be changed for the embedded target (it sets its own clock)")
+        if (
+            time_scale_value is not None
+            and _number(time_scale_value, "--time-scale", minimum=0, strictly=True) != base.time_scale
+        ):
+            raise ConfigError(
+                "--time-scale cannot be changed for the embedded target (it sets its own clock)"
+            )
         time_scale = base.time_scale
     else:
-        time_scale = _number(1 if time_scale_value is None else time_scale_value, "--time-scale", minimum=0, strictly=True, maximum=1000)
+        time_scale = _number(
+            1 if time_scale_value is None else time_scale_value,
+            "--time-scale",
+            minimum=0,
+            strictly=True,
+            maximum=1000,
+        )
     tolerance = _number(
-        _pick(flags, env, "timing_tolerance", 0.1), "--timing-tolerance", minimum=0, strictly=False, maximum=10
+        _pick(flags, env, "timing_tolerance", 0.1),
+        "--timing-tolerance",
+        minimum=0,
+        strictly=False,
+        maximum=10,
     )
     profile = str(_pick(flags, env, "profile") or "standard")
     if profile not in PROFILES:

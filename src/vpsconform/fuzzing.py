@@ -30,12 +30,21 @@ from vpsconform.verdicts import Checker, Verdict
 
 #: A snapshot or server id no account is expected to have.
 ABSENT_ID = 2_000_000_001
-RESPONSE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-BODY_SCHEMA_REQUIREMENT = {"listSnapshots": "SCHEMA-01", "createSnapshot": "SCHEMA-02", "restoreSnapshot": "SCHEMA-03"}
+RESPONSE_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+BODY_SCHEMA_REQUIREMENT = {
+    "listSnapshots": "SCHEMA-01",
+    "createSnapshot": "SCHEMA-02",
+    "restoreSnapshot": "SCHEMA-03",
+}
 
 
 def load_schema() -> Any:
-    """spec/openapi.yaml as a schemathesis schema (ignoring any schemathesis.toml in the working directory)."""
+    """spec/openapi.yaml as a schemathesis schema (ignoring any schemathesis.toml in the working dir)."""
     return schemathesis.openapi.from_path(SPEC_DIR / "openapi.yaml", config=schemathesis.Config())
 
 
@@ -60,7 +69,11 @@ def make_safe(case: Any, server_ids: Sequence[int], owned_ids: Sequence[int], rn
 def send(api: ApiClient, case: Any) -> httpx.Response:
     """Send a generated case through the run's client, with the account's token."""
     kwargs = case.as_transport_kwargs(base_url=api.base_url, headers=api.auth_headers())
-    headers = {k: v for k, v in kwargs.get("headers", {}).items() if k.lower() not in ("accept-encoding", "connection")}
+    headers = {
+        k: v
+        for k, v in kwargs.get("headers", {}).items()
+        if k.lower() not in ("accept-encoding", "connection")
+    }
     extra: dict[str, Any] = {}
     if "json" in kwargs:
         extra["json_body"] = kwargs["json"]
@@ -68,7 +81,11 @@ def send(api: ApiClient, case: Any) -> httpx.Response:
         data = kwargs.get("content", kwargs.get("data"))
         extra["content"] = data if isinstance(data, bytes | str) else str(data)
     return api.request(
-        kwargs["method"], kwargs["url"], params=kwargs.get("params") or None, headers=headers, authenticated=False,
+        kwargs["method"],
+        kwargs["url"],
+        params=kwargs.get("params") or None,
+        headers=headers,
+        authenticated=False,
         **extra,
     )
 
@@ -110,9 +127,13 @@ def judge(check: Checker, case: Any, response: httpx.Response, seen: set[tuple[s
         if key in seen:
             continue
         seen.add(key)
-        check.record(requirement, Verdict.FAIL, f"{case.operation.label} -> {status}: {failure.title}", evidence)
+        check.record(
+            requirement, Verdict.FAIL, f"{case.operation.label} -> {status}: {failure.title}", evidence
+        )
     if not failures and 200 <= status < 300 and operation in BODY_SCHEMA_REQUIREMENT:
-        check.record(BODY_SCHEMA_REQUIREMENT[operation], Verdict.PASS, f"{case.operation.label} -> {status} matches")
+        check.record(
+            BODY_SCHEMA_REQUIREMENT[operation], Verdict.PASS, f"{case.operation.label} -> {status} matches"
+        )
 
 
 def validate(

@@ -36,7 +36,12 @@ class Ledger:
         if self._journal is None:
             return
         self._journal.parent.mkdir(parents=True, exist_ok=True)
-        line = {"event": event, "snapshot_id": entry.snapshot_id, "account": entry.account, "server_id": entry.server_id}
+        line = {
+            "event": event,
+            "snapshot_id": entry.snapshot_id,
+            "account": entry.account,
+            "server_id": entry.server_id,
+        }
         with self._journal.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
 

@@ -1,4 +1,4 @@
-"""The pytest plugin behind `pytest suites/` and `vpsconform run`: options, fixtures, markers, cleanup, verdicts.
+"""The pytest plugin behind `pytest suites/` and `vpsconform run`: fixtures, markers, cleanup, verdicts.
 
 A conformance test declares what it checks with ``@pytest.mark.requirement("LIMIT-02", ...)`` and records
 findings through the ``check`` fixture. The plugin turns the findings of the whole session into one verdict
@@ -7,6 +7,7 @@ per catalog requirement, sweeps up every snapshot the run created, and writes re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -49,7 +50,6 @@ class Preset:
     rerun: str
     notify: Callable[[str], None] = lambda message: None
     on_test: Callable[[str, str, list[str]], None] = lambda nodeid, outcome, requirements: None
-    strength: dict[str, Any] | None = None
     result: RunResult | None = None
 
 
@@ -82,7 +82,9 @@ class RunState:
     def client(self, account: str) -> ApiClient:
         """The client of ``main``, ``foreign`` or ``anonymous`` (created on first use)."""
         if account not in self._clients:
-            token = {"main": self.config.token, "foreign": self.config.foreign_token, "anonymous": None}[account]
+            token = {"main": self.config.token, "foreign": self.config.foreign_token, "anonymous": None}[
+                account
+            ]
             self._clients[account] = ApiClient(
                 self.config.target,
                 token,
@@ -101,7 +103,11 @@ class RunState:
         self.requests += 1
         if exchange.status >= 500:
             finding = Finding(
-                "ROBUST-01", Verdict.FAIL, f"{exchange.summary()}: a server error", self.current_test, [exchange]
+                "ROBUST-01",
+                Verdict.FAIL,
+                f"{exchange.summary()}: a server error",
+                self.current_test,
+                [exchange],
             )
             self.findings.add(finding)
         if response is None or exchange.label == "anonymous":
@@ -132,14 +138,19 @@ class RunState:
         return f"vpsc-{self.run_id}-{label}-{next(self._names)}"
 
     def measure(self, name: str, seconds: float, **details: Any) -> None:
-        """Record a measured duration for the report (seconds on the target's clock and production minutes)."""
+        """Record a measured duration (seconds on the target's clock, and production minutes)."""
         self.measurements.append(
-            {"name": name, "seconds": round(seconds, 3), "minutes": round(self.timing.minutes(seconds), 2), **details}
+            {
+                "name": name,
+                "seconds": round(seconds, 3),
+                "minutes": round(self.timing.minutes(seconds), 2),
+                **details,
+            }
         )
 
     # Cleanup --------------------------------------------------------------------------------------------
     def sweep(self) -> None:
-        """Delete every snapshot the run created and has not deleted yet; a refusal is retried once it settles."""
+        """Delete every snapshot the run created and still has; a refusal is retried once it settles."""
         for entry in self.ledger.alive():
             api = self.client(entry.account)
             try:
@@ -171,9 +182,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vpsconform", "VPS.org Snapshots API conformance")
     group.addoption("--target", help="base URL of the target (default: start the embedded reference target)")
     group.addoption("--token", help="bearer token of the account under test")
-    group.addoption("--server-id", dest="server_ids", action="append", help="server the suite may use (repeat)")
+    group.addoption(
+        "--server-id", dest="server_ids", action="append", help="server the suite may use (repeat)"
+    )
     group.addoption("--foreign-token", help="token of a second account, for the isolation checks")
-    group.addoption("--foreign-server-id", dest="foreign_server_ids", action="append", help="server of that account")
+    group.addoption(
+        "--foreign-server-id", dest="foreign_server_ids", action="append", help="server of that account"
+    )
     group.addoption("--time-scale", help="the target's clock relative to production (default 1)")
     group.addoption("--timing-tolerance", help="slack on documented maxima (default 0.1)")
     group.addoption("--probe-write", help="command that writes {marker} on {server_id}")
@@ -188,7 +203,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers."""
     config.addinivalue_line("markers", "requirement(*ids): catalog requirements the test checks")
-    config.addinivalue_line("markers", "profile(name): the smallest profile the test runs in (standard, deep)")
+    config.addinivalue_line(
+        "markers", "profile(name): the smallest profile the test runs in (standard, deep)"
+    )
 
 
 def _activate(config: pytest.Config) -> RunState:
@@ -199,8 +216,19 @@ def _activate(config: pytest.Config) -> RunState:
         flags = {
             name: config.getoption(name)
             for name in (
-                "target", "token", "server_ids", "foreign_token", "foreign_server_ids", "time_scale",
-                "timing_tolerance", "probe_write", "probe_read", "profile", "seed", "report_dir", "max_rps",
+                "target",
+                "token",
+                "server_ids",
+                "foreign_token",
+                "foreign_server_ids",
+                "time_scale",
+                "timing_tolerance",
+                "probe_write",
+                "probe_read",
+                "profile",
+                "seed",
+                "report_dir",
+                "max_rps",
                 "request_timeout",
             )
         }
@@ -219,7 +247,9 @@ def _activate(config: pytest.Config) -> RunState:
     return state
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Activate for conformance tests only, and leave out tests above the configured profile."""
     if not any(item.get_closest_marker("requirement") for item in items):
         return
@@ -286,7 +316,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.failed and call.excinfo is not None:
         notes["failed"] = True
         if not isinstance(call.excinfo.value, (StopCheck, AssertionError)) or report.when != "call":
-            notes["error"] = state.redactor.text(f"{call.excinfo.typename}: {call.excinfo.value}".splitlines()[0])
+            notes["error"] = state.redactor.text(
+                f"{call.excinfo.typename}: {call.excinfo.value}".splitlines()[0]
+            )
     if report.when == "teardown":
         _settle(state, item, notes)
     return report
@@ -306,8 +338,24 @@ def _settle(state: RunState, item: pytest.Item, notes: dict[str, Any]) -> None:
             verdict, message = Verdict.INCONCLUSIVE, "not evaluated: an earlier check in the same test failed"
         else:
             verdict, message = Verdict.INCONCLUSIVE, "the test ended without evaluating it"
-        state.findings.add(Finding(rid, verdict, message, item.nodeid, list(state.recent[-3:]) if verdict is Verdict.ERROR else []))
-    outcome = "skipped" if notes["skip"] is not None else "error" if notes["error"] else "failed" if notes["failed"] else "passed"
+        state.findings.add(
+            Finding(
+                rid,
+                verdict,
+                message,
+                item.nodeid,
+                list(state.recent[-3:]) if verdict is Verdict.ERROR else [],
+            )
+        )
+    outcome = (
+        "skipped"
+        if notes["skip"] is not None
+        else "error"
+        if notes["error"]
+        else "failed"
+        if notes["failed"]
+        else "passed"
+    )
     state.tests.append({"test": item.nodeid, "outcome": outcome, "requirements": _declared(item)})
     if state.preset:
         state.preset.on_test(item.nodeid, outcome, _declared(item))
@@ -340,7 +388,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         tests=state.tests,
         measurements=state.measurements,
         rerun=rerun,
-        strength=state.preset.strength if state.preset else None,
     )
     write_json(report, state.report_dir / "report.json", state.redactor)
     write_junit(report, state.report_dir / "junit.xml", state.redactor)
@@ -441,7 +488,9 @@ class Snapshots:
             return response, body
         return response, None
 
-    def wait(self, snapshot: dict[str, Any], *, client: ApiClient | None = None, limit: float | None = None) -> Timeline:
+    def wait(
+        self, snapshot: dict[str, Any], *, client: ApiClient | None = None, limit: float | None = None
+    ) -> Timeline:
         """Poll a created snapshot until it leaves ``in_progress`` (bounded by the documented maximum)."""
         server = snapshot.get("server") if isinstance(snapshot.get("server"), dict) else {}
         return watch_snapshot(
@@ -457,10 +506,8 @@ class Snapshots:
         """Delete what this test created and is still alive."""
         for account, snapshot_id in self.created:
             if any(e.snapshot_id == snapshot_id for e in self._state.ledger.alive(account)):
-                try:
+                with contextlib.suppress(TransportError):  # the session sweep retries and reports it
                     self._state.client(account).delete_snapshot(snapshot_id)
-                except TransportError:
-                    pass  # the session sweep retries and reports it
 
 
 @pytest.fixture
@@ -496,7 +543,9 @@ class Servers:
     def wait_idle(self, server_id: int) -> None:
         """Wait (bounded by the restore window) until the server is not restoring."""
         if server_status(self._state.client("main"), server_id) == "restoring":
-            watch_restore(self._state.client("main"), server_id, self._state.timing, notify=self._state.notify)
+            watch_restore(
+                self._state.client("main"), server_id, self._state.timing, notify=self._state.notify
+            )
 
     @contextmanager
     def lease(self, room: int = 1, *, exclude: tuple[int, ...] = ()) -> Iterator[int | None]:

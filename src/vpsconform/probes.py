@@ -24,8 +24,10 @@ class Probes:
         self._timeout = timeout
 
     def _run(self, words: list[str], values: dict[str, str], what: str) -> str:
-        argv = [word.replace("{server_id}", values["server_id"]).replace("{marker}", values.get("marker", ""))
-                for word in words]
+        argv = [
+            word.replace("{server_id}", values["server_id"]).replace("{marker}", values.get("marker", ""))
+            for word in words
+        ]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self._timeout, check=False)
         except FileNotFoundError:

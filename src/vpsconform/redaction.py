@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-
 class Redactor:
-    """Replaces known secrets with ``${ENV_VAR}`` references, which also makes reproduction commands runnable."""
+    """Replaces known secrets with ``${ENV_VAR}`` references, so reproduction commands still run."""
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         # Longest first, so a secret that contains another is replaced whole.

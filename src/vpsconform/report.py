@@ -11,6 +11,7 @@ from typing import Any
 from vpsconform import __version__
 from vpsconform.catalog import spec_hash
 from vpsconform.redaction import Redactor
+from vpsconform.selftest import current_strength
 from vpsconform.verdicts import RequirementResult, Verdict, run_verdict
 
 
@@ -24,7 +25,6 @@ def build_report(
     tests: list[dict[str, Any]],
     measurements: list[dict[str, Any]],
     rerun: str,
-    strength: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report.json document."""
     summary = Counter(r.verdict.value for r in results)
@@ -45,7 +45,12 @@ def build_report(
             "failed": sum(r.verdict is Verdict.FAIL for r in must),
         },
         "target": target,
-        "suite": {"name": "vpsconform", "version": __version__, "spec_hash": spec_hash(), "strength": strength},
+        "suite": {
+            "name": "vpsconform",
+            "version": __version__,
+            "spec_hash": spec_hash(),
+            "strength": current_strength(),
+        },
         "started_at": started_at,
         "duration_s": round(duration_s, 2),
         "cleanup": cleanup,
@@ -70,7 +75,9 @@ def write_junit(report: dict[str, Any], path: Path, redactor: Redactor) -> None:
         suite = areas.get(area)
         if suite is None:
             suite = areas[area] = ET.SubElement(root, "testsuite", name=area)
-        case = ET.SubElement(suite, "testcase", classname=f"vpsconform.{area}", name=f"{entry['id']} {entry['title']}")
+        case = ET.SubElement(
+            suite, "testcase", classname=f"vpsconform.{area}", name=f"{entry['id']} {entry['title']}"
+        )
         verdict, message = entry["verdict"], redactor.text(entry["message"] or "")
         if verdict == "fail":
             failure = ET.SubElement(case, "failure", message=message, type=entry["level"])

@@ -80,7 +80,12 @@ def status_matches(status: int, patterns: Iterable[int | str]) -> bool:
     for pattern in patterns:
         if isinstance(pattern, int) and status == pattern:
             return True
-        if isinstance(pattern, str) and len(pattern) == 3 and pattern.endswith("xx") and str(status)[0] == pattern[0]:
+        if (
+            isinstance(pattern, str)
+            and len(pattern) == 3
+            and pattern.endswith("xx")
+            and str(status)[0] == pattern[0]
+        ):
             return True
     return False
 
@@ -108,7 +113,9 @@ class Checker:
         try:
             return self.catalog[requirement]
         except KeyError:
-            raise KeyError(f"{self.test} checks {requirement!r}, which is not in spec/requirements.yaml") from None
+            raise KeyError(
+                f"{self.test} checks {requirement!r}, which is not in spec/requirements.yaml"
+            ) from None
 
     def _evidence(self, evidence: Exchange | httpx.Response | Sequence[Exchange] | None) -> list[Exchange]:
         if evidence is None:
@@ -116,9 +123,9 @@ class Checker:
         if isinstance(evidence, Exchange):
             return [evidence]
         if isinstance(evidence, httpx.Response):
-            return [e for e in self.recent if e.url.endswith(str(evidence.request.url.raw_path, "ascii"))][-1:] or (
-                self.recent[-1:]
-            )
+            return [e for e in self.recent if e.url.endswith(str(evidence.request.url.raw_path, "ascii"))][
+                -1:
+            ] or (self.recent[-1:])
         return list(evidence)
 
     def record(
@@ -142,7 +149,7 @@ class Checker:
         evidence: Exchange | httpx.Response | Sequence[Exchange] | None = None,
         stop: bool = False,
     ) -> bool:
-        """Check a condition: pass, else fail (MUST) or warn (interpretation). ``stop`` ends the test on failure."""
+        """Pass, or fail (MUST) or warn (interpretation); ``stop`` ends the test on failure."""
         level = self._requirement(requirement).level
         if ok:
             self.record(requirement, Verdict.PASS, message)
@@ -211,11 +218,15 @@ class RequirementResult:
             "message": self.message,
             "tests": self.tests,
             "findings": [f.to_dict() for f in decisive[:5]],
-            "counts": {v.value: sum(f.verdict is v for f in self.findings) for v in Verdict if v is not Verdict.SKIP},
+            "counts": {
+                v.value: sum(f.verdict is v for f in self.findings) for v in Verdict if v is not Verdict.SKIP
+            },
         }
 
 
-def aggregate(catalog: dict[str, Requirement], findings: Iterable[Finding], not_run_reason: str) -> list[RequirementResult]:
+def aggregate(
+    catalog: dict[str, Requirement], findings: Iterable[Finding], not_run_reason: str
+) -> list[RequirementResult]:
     """One result per catalog requirement, in catalog order; requirements nobody checked are skipped."""
     by_requirement: dict[str, list[Finding]] = {rid: [] for rid in catalog}
     for finding in findings:
