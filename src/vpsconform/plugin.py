@@ -24,7 +24,7 @@ import pytest
 from vpsconform.catalog import Requirement, load_requirements
 from vpsconform.client import SNAPSHOTS, ApiClient, Exchange, RateLimiter, TransportError, json_or_none
 from vpsconform.config import PROFILES, ConfigError, RunConfig, build_config, default_report_dir
-from vpsconform.ledger import Ledger
+from vpsconform.ledger import Entry, Ledger
 from vpsconform.observe import Timeline, Timing, find_snapshot, server_status, watch_restore, watch_snapshot
 from vpsconform.probes import Probes
 from vpsconform.redaction import Redactor
@@ -149,23 +149,23 @@ class RunState:
         )
 
     # Cleanup --------------------------------------------------------------------------------------------
+    def delete_owned(self, entry: Entry) -> None:
+        """Delete a snapshot the run created; a refusal (e.g. still in progress) is retried until it settles."""
+        api = self.client(entry.account)
+        response = api.delete_snapshot(entry.snapshot_id)
+        deadline = time.monotonic() + self.timing.create_max + self.timing.restore_max
+        while response.status_code not in (204, 404) and time.monotonic() < deadline:
+            time.sleep(self.timing.poll_interval)
+            if find_snapshot(api, entry.snapshot_id, entry.server_id) is None:
+                self.ledger.gone(entry.account, entry.snapshot_id)
+                return
+            response = api.delete_snapshot(entry.snapshot_id)
+
     def sweep(self) -> None:
-        """Delete every snapshot the run created and still has; a refusal is retried once it settles."""
+        """Delete every snapshot the run created and still has; what cannot be deleted is reported as left."""
         for entry in self.ledger.alive():
-            api = self.client(entry.account)
-            try:
-                response = api.delete_snapshot(entry.snapshot_id)
-                if response.status_code not in (204, 404):
-                    deadline = time.monotonic() + self.timing.create_max + self.timing.restore_max
-                    while time.monotonic() < deadline and response.status_code not in (204, 404):
-                        time.sleep(self.timing.poll_interval)
-                        item = find_snapshot(api, entry.snapshot_id, entry.server_id)
-                        if item is None:
-                            self.ledger.gone(entry.account, entry.snapshot_id)
-                            break
-                        response = api.delete_snapshot(entry.snapshot_id)
-            except TransportError:
-                continue
+            with contextlib.suppress(TransportError):
+                self.delete_owned(entry)
 
     def close(self) -> None:
         """Release the HTTP clients."""
@@ -505,9 +505,10 @@ class Snapshots:
     def cleanup(self) -> None:
         """Delete what this test created and is still alive."""
         for account, snapshot_id in self.created:
-            if any(e.snapshot_id == snapshot_id for e in self._state.ledger.alive(account)):
-                with contextlib.suppress(TransportError):  # the session sweep retries and reports it
-                    self._state.client(account).delete_snapshot(snapshot_id)
+            for entry in self._state.ledger.alive(account):
+                if entry.snapshot_id == snapshot_id:
+                    with contextlib.suppress(TransportError):  # the session sweep retries and reports it
+                        self._state.delete_owned(entry)
 
 
 @pytest.fixture
@@ -530,15 +531,19 @@ class Servers:
         return self._state.config.server_ids
 
     def snapshots_on(self, server_id: int) -> list[dict[str, Any]] | None:
-        """The server's current snapshots (None when the list cannot be read)."""
+        """The server's current snapshots, first page (None when the list cannot be read)."""
         body = json_or_none(self._state.client("main").list_snapshots(server_id))
         results = body.get("results") if isinstance(body, dict) else None
         return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else None
 
     def room(self, server_id: int) -> int:
         """Free snapshot slots on a server (pre-existing snapshots count and are never touched)."""
-        items = self.snapshots_on(server_id)
-        return SNAPSHOT_LIMIT - len(items) if items is not None else 0
+        body = json_or_none(self._state.client("main").list_snapshots(server_id))
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            return 0
+        count = body.get("count")
+        held = count if isinstance(count, int) and not isinstance(count, bool) else len(body["results"])
+        return SNAPSHOT_LIMIT - max(held, len(body["results"]))
 
     def wait_idle(self, server_id: int) -> None:
         """Wait (bounded by the restore window) until the server is not restoring."""
