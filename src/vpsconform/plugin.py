@@ -150,7 +150,7 @@ class RunState:
 
     # Cleanup --------------------------------------------------------------------------------------------
     def delete_owned(self, entry: Entry) -> None:
-        """Delete a snapshot the run created; a refusal (e.g. still in progress) is retried until it settles."""
+        """Delete a snapshot the run created; a refusal (say, still in progress) is retried until it ends."""
         api = self.client(entry.account)
         response = api.delete_snapshot(entry.snapshot_id)
         deadline = time.monotonic() + self.timing.create_max + self.timing.restore_max
