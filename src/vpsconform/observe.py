@@ -102,7 +102,7 @@ def watch_snapshot(
     started: float | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> Timeline:
-    """Poll until the snapshot leaves ``in_progress`` (or vanishes), or ``limit`` seconds pass."""
+    """Poll until the snapshot is ``completed`` or ``failed`` (or vanishes), or ``limit`` seconds pass."""
     limit = timing.create_max if limit is None else limit
     start = time.monotonic() if started is None else started
     if notify:
@@ -113,7 +113,7 @@ def watch_snapshot(
         now = time.monotonic() - start
         status = item.get("status") if item else None
         observations.append(Observation(now, status if isinstance(status, str) else repr(status), item))
-        if item is None or status != "in_progress":
+        if item is None or status in ("completed", "failed"):
             return Timeline(observations, now, timed_out=False)
         if now > limit:
             return Timeline(observations, now, timed_out=True)
@@ -149,6 +149,9 @@ def watch_restore(
     if notify:
         notify(f"waiting up to {limit:.1f} s for server {server_id} to finish restoring")
     seen: list[str] = []
+    grace = 5 * timing.poll_interval  # a server may show `stopping` first (docs: stopped before restoring)
+        5 * timing.poll_interval
+    )  # a server may show e.g. `stopping` before `restoring` (docs: stopped first)
     while True:
         status = server_status(api, server_id)
         now = time.monotonic() - start
@@ -156,7 +159,7 @@ def watch_restore(
             return None, seen
         if not seen or seen[-1] != status:
             seen.append(status)
-        if status != "restoring":
+        if status != "restoring" and ("restoring" in seen or now > grace):
             return now, seen
         if now > limit:
             return None, seen

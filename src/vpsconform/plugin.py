@@ -524,6 +524,7 @@ class Servers:
 
     def __init__(self, state: RunState) -> None:
         self._state = state
+        self._turn = 0
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -554,15 +555,19 @@ class Servers:
 
     @contextmanager
     def lease(self, room: int = 1, *, exclude: tuple[int, ...] = ()) -> Iterator[int | None]:
-        """A server with at least ``room`` free slots (None when no configured server has that much room)."""
+        """An idle server with ``room`` free slots, or None; servers are taken in turn and left idle."""
         self._state.notify(f"looking for a server with {room} free snapshot slot(s)")
-        for server_id in self.ids:
+        order = [*self.ids[self._turn % len(self.ids) :], *self.ids[: self._turn % len(self.ids)]]
+        self._turn += 1
+        for server_id in order:
             if server_id in exclude:
                 continue
             self.wait_idle(server_id)
             if self.room(server_id) >= room:
-                yield server_id
-                self.wait_idle(server_id)
+                try:
+                    yield server_id
+                finally:
+                    self.wait_idle(server_id)
                 return
         yield None
 

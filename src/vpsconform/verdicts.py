@@ -102,12 +102,13 @@ class Checker:
         catalog: dict[str, Requirement],
         test: str,
         findings: Findings,
-        recent: Sequence[Exchange] | None = None,
+        recent: list[Exchange] | None = None,
     ) -> None:
         self.catalog = catalog
         self.test = test
         self._findings = findings
-        self.recent: list[Exchange] = list(recent or [])
+        # Shared with the plugin, which appends every exchange of the test as it happens.
+        self.recent: list[Exchange] = recent if recent is not None else []
 
     def _requirement(self, requirement: str) -> Requirement:
         try:

@@ -1,0 +1,297 @@
+"""LIFECYCLE and TIME: a new snapshot goes `in_progress` -> `completed` in time, and its facts stay put.
+
+One snapshot is created on each of several servers at once (they differ in size, so in duration) and every
+one is watched from the 201 answer until it completes, plus a few polls after, through the server-filtered
+list. Every observation is judged; nothing is assumed about ids, names, ordering or exact durations.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from vpsconform.observe import Observation, Timeline, find_snapshot, watch_snapshot
+
+DOCUMENTED_STATUSES = ("in_progress", "completed")
+#: Where a watch ends: completed, failed, or gone from the list (None).
+TERMINAL = ("completed", "failed", None)
+#: Snapshots watched at once, one per server (bounded so a big staging pool is not flooded).
+MAX_SERVERS = 4
+#: Polls after the first `completed`, to see that it stays completed.
+SETTLE_POLLS = 3
+#: Clock skew tolerated between this machine and the target, both ways (real wall time).
+CLOCK_SKEW = timedelta(minutes=5)
+#: ISO 8601 extended date-time with an explicit UTC designator: Z, or a zero offset.
+ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?([Zz]|[+-]00(:?00)?)")
+
+ALL = (
+    "LIFECYCLE-01",
+    "LIFECYCLE-02",
+    "LIFECYCLE-03",
+    "LIFECYCLE-04",
+    "LIFECYCLE-05",
+    "LIFECYCLE-06",
+    "TIME-01",
+    "TIME-03",
+    "TIME-04",
+)
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """The instant of an ISO 8601 date-time in UTC (Z or a zero offset); None for anything else."""
+    if not isinstance(value, str) or not ISO_UTC.fullmatch(value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace(",", "."))
+    except ValueError:
+        return None
+    return parsed if parsed.utcoffset() == timedelta(0) else None
+
+
+def same_instant(first: str, second: str) -> bool:
+    """Whether two created_at renderings name the same moment.
+
+    Identical strings, or the same instant however written; when exactly one of them carries sub-second
+    digits, a difference below one second is a storage precision loss (a DATETIME column without fractions),
+    not a moved timestamp.
+    """
+    if first == second:
+        return True
+    a, b = parse_utc(first), parse_utc(second)
+    if a is None or b is None:
+        return False
+    if a == b:
+        return True
+    fractional = [("." in s or "," in s) for s in (first, second)]
+    return fractional[0] != fractional[1] and abs(a - b) < timedelta(seconds=1)
+
+
+def is_integer(value: Any) -> bool:
+    """A JSON integer (a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def follow(api, timing, snapshot_id: int, server_id: int, started: float) -> tuple[Timeline, list[Any]]:
+    """Watch a snapshot from `started` (just before its POST) to completion, then poll a few more times.
+
+    The library's watch stops at the first status other than `in_progress`; an undocumented status on the
+    way (LIFECYCLE-01 records it) is watched through, so that the snapshot still gets its chance to complete.
+    A snapshot still unfinished at the documented maximum (``timed_out``: TIME-01) is followed for as long
+    again, so that a slow snapshot is told from one that never completes (LIFECYCLE-02).
+    """
+    timeline = watch_snapshot(api, snapshot_id, server_id, timing, started=started)
+    while timeline.final not in TERMINAL or (timeline.timed_out and timeline.final == "in_progress"):
+        now = time.monotonic() - started
+        if now > 2 * timing.create_max:
+            break
+        time.sleep(timing.poll_interval)
+        item = find_snapshot(api, snapshot_id, server_id)
+        now = time.monotonic() - started
+        status = item.get("status") if item else None
+        timeline.observations.append(
+            Observation(now, status if isinstance(status, str) else repr(status), item)
+        )
+        timeline.elapsed = now
+        if timeline.final not in TERMINAL and now > timing.create_max:
+            timeline.timed_out = True
+    after: list[dict[str, Any] | None] = []
+    if timeline.final == "completed":
+        for _ in range(SETTLE_POLLS):
+            time.sleep(timing.poll_interval)
+            after.append(find_snapshot(api, snapshot_id, server_id))
+    return timeline, after
+
+
+def status_of(item: dict[str, Any] | None) -> str:
+    """A printable status of one observation ("(absent)" when the snapshot was not listed)."""
+    if item is None:
+        return "(absent)"
+    status = item.get("status")
+    return status if isinstance(status, str) else repr(status)
+
+
+@pytest.mark.requirement(*ALL)
+def test_snapshots_complete_in_time_and_keep_their_facts(
+    api, servers, snapshots, names, check, timing, run_state
+):
+    """Create one snapshot per server at once and watch each one to completion.
+
+    Defects caught, per check:
+    - LIFECYCLE-01: an undocumented status (`pending`, `in-progress`, `done`, `failed`) in the 201 body
+      or the list.
+    - LIFECYCLE-02: a snapshot that ends `failed`, vanishes from its server's list, or is still unfinished
+      at twice the documented maximum (a lost background job; merely slow is TIME-01's).
+    - LIFECYCLE-03: a completed snapshot seen in another state again (`completed` -> `in_progress`: a
+      lagging read replica or stale cache, a status computed against two clocks, a completed -> failed).
+    - LIFECYCLE-04: a completed snapshot with `size_mb` null, a string ("5120"), a float or a bool.
+    - LIFECYCLE-05 (interpretation): a partial size reported while in progress.
+    - LIFECYCLE-06: `created_at` reset at completion (`auto_now` instead of `auto_now_add`) or re-rendered as
+      a different moment in the list than in the 201 body.
+    - TIME-01: completion later than 10 documented minutes (times the scale, plus tolerance) after the POST.
+    - TIME-03: a naive timestamp ("2025-01-16T16:15:00"), a non-UTC offset, a space separator, epoch numbers.
+    - TIME-04: a created_at in local time labelled UTC, a fixed/default date, or a scaled (virtual) clock.
+    """
+    with ExitStack() as stack:
+        chosen: list[int] = []
+        for _ in range(MAX_SERVERS):
+            server_id = stack.enter_context(servers.lease(room=1, exclude=tuple(chosen)))
+            if server_id is None:
+                break
+            chosen.append(server_id)
+        if not chosen:
+            for rid in ALL:
+                check.inconclusive(rid, "no configured server has a free snapshot slot")
+            return
+
+        started: list[tuple[int, dict[str, Any], float, datetime, datetime]] = []
+        for server_id in chosen:
+            wall_before = datetime.now(UTC)
+            t0 = time.monotonic()
+            response, body = snapshots.create(server_id, name=names("life"))
+            wall_after = datetime.now(UTC)
+            if body is None:
+                run_state.notify(f"create on server {server_id} answered {response.status_code}")
+                continue
+            started.append((server_id, body, t0, wall_before, wall_after))
+        if not started:
+            for rid in ALL:
+                check.inconclusive(rid, f"no snapshot could be created on servers {chosen} (see CREATE)")
+            return
+
+        with ThreadPoolExecutor(max_workers=len(started)) as pool:
+            futures = [
+                pool.submit(follow, api, timing, body["id"], server_id, t0)
+                for server_id, body, t0, _, _ in started
+            ]
+            watched = [future.result() for future in futures]
+
+    for (server_id, body, _t0, wall_before, wall_after), (timeline, after) in zip(
+        started, watched, strict=True
+    ):
+        judge(check, run_state, timing, server_id, body, timeline, after, wall_before, wall_after)
+
+
+def judge(check, run_state, timing, server_id, body, timeline, after, wall_before, wall_after) -> None:
+    """Record every requirement's finding for one watched snapshot."""
+    where = f"snapshot {body['id']} on server {server_id}"
+    items = [obs.item for obs in timeline.observations] + after
+    seen = [status_of(body), *(status_of(item) for item in items)]
+    sequence = [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s]
+    path = " -> ".join(sequence)
+
+    # LIFECYCLE-01: every status seen (201 body, every poll) is a documented one.
+    odd = sorted({s for s in seen if s not in DOCUMENTED_STATUSES and s != "(absent)"})
+    check.that(
+        "LIFECYCLE-01", not odd, f"{where}: statuses seen {path}" + (f"; undocumented {odd}" if odd else "")
+    )
+
+    # LIFECYCLE-02 and TIME-01: it reaches completed, and within the documented maximum from the POST.
+    completed = timeline.final == "completed"
+    if timeline.final not in TERMINAL:
+        outcome = f"still {timeline.final} {timeline.elapsed:.2f} s after the POST, twice the maximum"
+    elif timeline.final is None:
+        outcome = "vanished from its server's list before completing"
+    else:
+        outcome = f"ended {timeline.final!r} after {timeline.elapsed:.2f} s"
+    check.that("LIFECYCLE-02", completed, f"{where}: {'completed' if completed else outcome} ({path})")
+    if timeline.timed_out:
+        last = max((o.at for o in timeline.observations if o.status != "completed"), default=timeline.elapsed)
+        check.that(
+            "TIME-01",
+            False,
+            f"{where}: not completed {last:.2f} s after the POST (maximum {timing.create_max:.2f} s)"
+            + (f", completed after {timeline.completed_at:.2f} s" if completed else ""),
+        )
+    elif completed:
+        seconds = timeline.completed_at or timeline.elapsed
+        run_state.measure("create", seconds, server_id=server_id, snapshot_id=body["id"])
+        check.that(
+            "TIME-01", True, f"{where}: completed within {seconds:.2f} s (maximum {timing.create_max:.2f} s)"
+        )
+    else:
+        check.inconclusive("TIME-01", f"{where}: never completed ({outcome}), so no completion time")
+
+    # LIFECYCLE-03: completed is final: once seen completed, the snapshot is never seen otherwise again.
+    # (Undocumented statuses on the way to completion are LIFECYCLE-01's; a failure is LIFECYCLE-02's.)
+    done = seen.index("completed") if "completed" in seen else len(seen)
+    regressed = sorted({s for s in seen[done:] if s != "completed"})
+    check.that(
+        "LIFECYCLE-03",
+        not regressed,
+        f"{where}: status sequence {path}"
+        + (f", {len(after)} more polls after completion" if after else "")
+        + (f"; seen {regressed} after completed" if regressed else ""),
+    )
+
+    # LIFECYCLE-04: every completed observation carries an integer size_mb.
+    finished = [item for item in items if item is not None and item.get("status") == "completed"]
+    if status_of(body) == "completed":
+        finished.insert(0, body)
+    if finished:
+        bad = [item.get("size_mb") for item in finished if not is_integer(item.get("size_mb"))]
+        check.that(
+            "LIFECYCLE-04",
+            not bad,
+            f"{where}: size_mb of completed observations "
+            + (f"not integers: {bad[:3]!r}" if bad else "integers"),
+        )
+    else:
+        check.inconclusive("LIFECYCLE-04", f"{where}: never seen completed")
+
+    # LIFECYCLE-05 (interpretation): size_mb is null while in progress.
+    running = [item for item in [body, *items] if item is not None and item.get("status") == "in_progress"]
+    if running:
+        sizes = [item.get("size_mb") for item in running if item.get("size_mb") is not None]
+        check.that(
+            "LIFECYCLE-05",
+            not sizes,
+            f"{where}: size_mb while in_progress " + (f"was {sizes[:3]!r}" if sizes else "null"),
+        )
+    else:
+        check.inconclusive("LIFECYCLE-05", f"{where}: never seen in_progress (created already completed)")
+
+    # LIFECYCLE-06: created_at never moves (201 body and every listing).
+    first = body.get("created_at")
+    stamps = [item.get("created_at") for item in items if item is not None]
+    moved = [
+        s for s in stamps if not (isinstance(first, str) and isinstance(s, str) and same_instant(first, s))
+    ]
+    check.that(
+        "LIFECYCLE-06",
+        not moved,
+        f"{where}: created_at {first!r} in the 201 body"
+        + (
+            f", then {sorted(set(map(repr, moved)))[:3]} in the list"
+            if moved
+            else f", same in {len(stamps)} listings"
+        ),
+    )
+
+    # TIME-03: every distinct created_at rendering is ISO 8601 with an explicit UTC designator.
+    renderings = list(dict.fromkeys([first, *stamps]))
+    unparsable = [s for s in renderings if parse_utc(s) is None]
+    check.that(
+        "TIME-03",
+        not unparsable,
+        f"{where}: created_at "
+        + (f"not ISO 8601 UTC: {unparsable[:3]!r}" if unparsable else f"{renderings[:2]!r} are ISO 8601 UTC"),
+    )
+
+    # TIME-04: created_at is the moment of the POST, give or take ordinary clock skew.
+    moment = parse_utc(first)
+    if moment is None:
+        check.inconclusive("TIME-04", f"{where}: created_at {first!r} is not an ISO 8601 UTC time to compare")
+    else:
+        low, high = wall_before - CLOCK_SKEW, wall_after + CLOCK_SKEW
+        check.that(
+            "TIME-04",
+            low <= moment <= high,
+            f"{where}: created_at {first} vs local UTC {wall_before.isoformat(timespec='seconds')} "
+            f"(tolerance {int(CLOCK_SKEW.total_seconds() // 60)} min either way)",
+        )
