@@ -150,8 +150,6 @@ def watch_restore(
         notify(f"waiting up to {limit:.1f} s for server {server_id} to finish restoring")
     seen: list[str] = []
     grace = 5 * timing.poll_interval  # a server may show `stopping` first (docs: stopped before restoring)
-        5 * timing.poll_interval
-    )  # a server may show e.g. `stopping` before `restoring` (docs: stopped first)
     while True:
         status = server_status(api, server_id)
         now = time.monotonic() - start
