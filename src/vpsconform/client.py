@@ -24,6 +24,8 @@ SNAPSHOTS = "/api/v1/snapshots/"
 SERVERS = "/api/v1/servers/"
 _BODY_LIMIT = 4000
 _UNSET: Any = object()
+#: Key under which a response's extensions carry its Exchange (the evidence of exactly that request).
+EXCHANGE = "vpsconform.exchange"
 
 
 class TransportError(RuntimeError):
@@ -183,6 +185,7 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise TransportError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
         exchange = self.record(response, elapsed=time.perf_counter() - started)
+        response.extensions[EXCHANGE] = exchange
         for observer in self._observers:
             observer(exchange, response)
         return response

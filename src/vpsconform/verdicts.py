@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from vpsconform.catalog import Requirement
-from vpsconform.client import Exchange
+from vpsconform.client import EXCHANGE, Exchange
 
 
 class Verdict(StrEnum):
@@ -124,9 +124,8 @@ class Checker:
         if isinstance(evidence, Exchange):
             return [evidence]
         if isinstance(evidence, httpx.Response):
-            return [e for e in self.recent if e.url.endswith(str(evidence.request.url.raw_path, "ascii"))][
-                -1:
-            ] or (self.recent[-1:])
+            exchange = evidence.extensions.get(EXCHANGE)
+            return [exchange] if exchange is not None else self.recent[-1:]
         return list(evidence)
 
     def record(
