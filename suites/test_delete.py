@@ -1,0 +1,312 @@
+"""DELETE: 204 with no body, the snapshot is gone from every view at once, and only that snapshot is gone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from vpsconform.client import ApiClient, json_or_none
+from vpsconform.observe import watch_restore
+
+
+# Helpers --
+@contextmanager
+def lease_first(servers: Any, rooms: tuple[int, ...]) -> Iterator[int | None]:
+    """A server with the first of ``rooms`` free slots that some configured server has (None if none has)."""
+    for room in rooms:
+        with servers.lease(room=room) as server_id:
+            if server_id is not None:
+                yield server_id
+                return
+    yield None
+
+
+def listed_ids(api: ApiClient, server_id: int | None) -> set[str] | None:
+    """Ids in one list answer (filtered by server or not), or None when the answer is not a readable list."""
+    response = api.list_snapshots(server_id)
+    body = json_or_none(response)
+    results = body.get("results") if isinstance(body, dict) else None
+    if response.status_code != 200 or not isinstance(results, list):
+        return None
+    return {str(item.get("id")) for item in results if isinstance(item, dict)}
+
+
+def views(api: ApiClient, server_id: int) -> dict[str, set[str] | None]:
+    """The ids the list shows with and without the server filter."""
+    return {"with the server filter": listed_ids(api, server_id), "without a filter": listed_ids(api, None)}
+
+
+def empty_body(response: httpx.Response) -> tuple[bool, str]:
+    """Whether a response carries no content: nothing read, and no Content-Length announcing any."""
+    length = response.headers.get("Content-Length")
+    ok = response.content == b"" and length in (None, "0")
+    return ok, f"{len(response.content)} body byte(s), Content-Length {length!r}"
+
+
+@pytest.fixture
+def asked(snapshots: Any, timing: Any) -> Iterator[list[tuple[ApiClient, int, str]]]:
+    """(client, server, name) of every create this test sent. At teardown (before the ``snapshots`` cleanup),
+    a snapshot carrying one of these run-unique names that the cleanup registry does not know (accepted with
+    a success other than 201) is deleted through the client that asked for it."""
+    sent: list[tuple[ApiClient, int, str]] = []
+    yield sent
+    known = {str(snapshot_id) for _, snapshot_id in snapshots.created}
+    for client, server_id, name in sent:
+        for scope in (server_id, None):
+            body = json_or_none(client.list_snapshots(scope))
+            results = body.get("results") if isinstance(body, dict) else None
+            for item in results if isinstance(results, list) else []:
+                if isinstance(item, dict) and item.get("name") == name and str(item.get("id")) not in known:
+                    known.add(str(item.get("id")))
+                    deadline = time.monotonic() + timing.create_max  # a refusal (in progress) is retried
+                    while client.delete_snapshot(item.get("id")).status_code not in (204, 404):
+                        if time.monotonic() > deadline:
+                            break
+                        time.sleep(timing.poll_interval)
+
+
+def create(
+    snapshots: Any, asked: list, client: ApiClient, server_id: int, name: str
+) -> tuple[httpx.Response, dict | None]:
+    """``snapshots.create`` through ``client``, remembering the name for the teardown sweep."""
+    asked.append((client, server_id, name))
+    return snapshots.create(server_id, name=name, client=client)
+
+
+def give_up(check: Any, requirements: tuple[str, ...], reason: str) -> None:
+    """Record that the setup the requirements need could not be made (judged elsewhere), and why."""
+    for rid in requirements:
+        check.inconclusive(rid, reason)
+
+
+def wait_out_restore(api: ApiClient, server_id: int, timing: Any) -> None:
+    """A restore was (wrongly) started: wait until it ends, or out the documented maximum if unobservable."""
+    _, seen = watch_restore(api, server_id, timing)
+    if not seen:
+        time.sleep(timing.restore_max)
+
+
+def delete_once(api: ApiClient, snapshot_id: Any) -> httpx.Response:
+    """DELETE on a connection that closes after the answer, so a body wrongly sent after a 204 cannot leak
+    into the next exchange; a body is then only visible through its Content-Length."""
+    return api.delete_snapshot(snapshot_id, headers={"Connection": "close"})
+
+
+# DELETE-01..06 --
+@pytest.mark.requirement("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
+@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, asked, names, timing, check):
+    """Two completed snapshots; delete one: 204, empty, gone from both lists, restore and delete again 404.
+
+    Defects caught:
+    - DELETE-01: the delete answers 200 (`{"deleted": true}`), 202 (queued) or refuses a completed snapshot.
+    - DELETE-02: a success that carries content: 200 with a JSON body, or a 204 announcing one
+      (`Response({"detail": ...}, status=204)` sends a Content-Length).
+    - DELETE-03: a soft delete that the list does not exclude (`deleted_at` set, queryset unfiltered), in
+      either the filtered or the unfiltered list; or an asynchronous delete still listed after its 204.
+    - DELETE-04: restore looks snapshots up without excluding soft-deleted rows, so a deleted snapshot is
+      restored (200) or refused for its state (400) instead of 404.
+    - DELETE-05: a second delete answers 204 (idempotent status) or 400 instead of 404.
+    - DELETE-06: the delete removes the server's snapshots (`filter(server=...)`) or the wrong id, so the
+      other snapshot disappears. The other snapshot is a second one of ours, or, when the server has room
+      for only one, a pre-existing snapshot of the server (only read, never touched).
+    """
+    declared = ("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
+    with lease_first(servers, (2, 1)) as server_id:
+        existing = listed_ids(api, server_id) if server_id is not None else None
+        if existing is None:
+            give_up(check, declared, "no configured server had a free snapshot slot")
+            return
+        labels = ["del-tgt"] + (["del-keep"] if len(existing) <= 3 else [])
+        created = []
+        for label in labels:
+            response, body = create(snapshots, asked, api, server_id, names(label))
+            if body is None:
+                give_up(
+                    check, declared, f"setup: create on server {server_id} answered {response.status_code}"
+                )
+                return
+            created.append(body)
+        # Completed first: a restore of the deleted snapshot can then only be refused because it is gone, and
+        # the delete is of a snapshot in its ordinary, final state.
+        for body in created:
+            timeline = snapshots.wait(body)
+            if timeline.final != "completed":
+                give_up(
+                    check, declared, f"setup: snapshot {body['id']} ended {timeline.final!r}, not completed"
+                )
+                return
+        target = str(created[0]["id"])
+        keeper = str(created[1]["id"]) if len(created) > 1 else min(existing, default=None)
+        before = views(api, server_id)
+
+        response = delete_once(api, target)
+        if 200 <= response.status_code < 300:  # any success of a delete carries no content (204 documented)
+            ok, detail = empty_body(response)
+            check.that(
+                "DELETE-02",
+                ok,
+                f"{response.status_code} to the delete of snapshot {target}: {detail}",
+                evidence=response,
+            )
+        check.status("DELETE-01", response, f"delete of completed snapshot {target}", stop=True)
+
+        after = views(api, server_id)
+        for view, ids in after.items():
+            if before[view] is None or ids is None or target not in before[view]:
+                check.inconclusive(
+                    "DELETE-03",
+                    f"the list {view} did not show snapshot {target} before the "
+                    "delete (or could not be read), so its absence proves nothing",
+                )
+                continue
+            check.that(
+                "DELETE-03",
+                target not in ids,
+                f"the list {view} after the 204: snapshot {target} "
+                f"{'still present' if target in ids else 'absent'}",
+            )
+            if keeper is None or keeper not in before[view]:
+                check.inconclusive("DELETE-06", f"the list {view} showed no other snapshot on the server")
+            else:
+                check.that(
+                    "DELETE-06",
+                    keeper in ids,
+                    f"the list {view} after deleting {target}: the other "
+                    f"snapshot {keeper} {'remains' if keeper in ids else 'is gone'}",
+                )
+
+        restore = api.restore_snapshot(target)
+        check.status("DELETE-04", restore, f"restore of deleted snapshot {target}")
+        if 200 <= restore.status_code < 300:
+            wait_out_restore(api, server_id, timing)  # a faulty target restored it: leave the server idle
+
+        again = delete_once(api, target)
+        check.status("DELETE-05", again, f"second delete of snapshot {target}")
+
+
+# DELETE-07 --
+@pytest.mark.requirement("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
+def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, asked, names, check):
+    """Delete a snapshot still in progress: 204 expected (400/409 tolerated, then it must survive and be
+    deletable once completed).
+
+    Defects caught:
+    - DELETE-07 (interpretation): an in-progress delete answered with something other than 204/400/409
+      (200, 404, 423) warns; a refusal (400/409) that deleted it anyway, or a 204 that left it listed, fails.
+    - DELETE-03: a delete of an unfinished snapshot that only cancels the job and leaves the row listed.
+    - DELETE-01/02: after a refusal, the completed snapshot cannot be deleted with an empty 204.
+    """
+    declared = ("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
+    with servers.lease(room=1) as server_id:
+        if server_id is None:
+            give_up(check, declared, "no configured server had a free snapshot slot")
+            return
+        response, body = create(snapshots, asked, api, server_id, names("del-run"))
+        if body is None:
+            give_up(check, declared, f"setup: create on server {server_id} answered {response.status_code}")
+            return
+        snapshot_id = str(body["id"])
+        before = views(api, server_id)
+        item_listed = any(ids is not None and snapshot_id in ids for ids in before.values())
+        status_now = _status_of(api, server_id, snapshot_id)
+        if status_now != "in_progress":
+            give_up(
+                check,
+                declared,
+                f"snapshot {snapshot_id} was {status_now!r} before it could be deleted while in progress",
+            )
+            return
+
+        response = delete_once(api, snapshot_id)
+        check.status("DELETE-07", response, f"delete of snapshot {snapshot_id} while in progress")
+        after = views(api, server_id)
+        readable = {
+            view: ids
+            for view, ids in after.items()
+            if ids is not None and before[view] is not None and snapshot_id in before[view]
+        }
+        if 200 <= response.status_code < 300:
+            # Accepted: an own snapshot's delete answers 204 (200/202 fail DELETE-01), empty, and it is gone.
+            check.status("DELETE-01", response, f"delete of in-progress snapshot {snapshot_id}")
+            ok, detail = empty_body(response)
+            check.that(
+                "DELETE-02",
+                ok,
+                f"{response.status_code} to the delete of in-progress snapshot {snapshot_id}: {detail}",
+                evidence=response,
+            )
+            if response.status_code != 204:
+                check.inconclusive("DELETE-03", f"the delete answered {response.status_code}, not 204")
+                return
+            if not readable:
+                check.inconclusive("DELETE-03", f"snapshot {snapshot_id} was not listed before the delete")
+            for view, ids in readable.items():
+                check.that(
+                    "DELETE-03",
+                    snapshot_id not in ids,
+                    f"the list {view} after the 204 to an in-progress "
+                    f"delete: snapshot {snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
+                )
+            return
+
+        # Refused (tolerated or not): the snapshot must still be there, and deletable once completed.
+        if readable:
+            survived = all(snapshot_id in ids for ids in readable.values())
+            check.that(
+                "DELETE-07",
+                survived,
+                f"delete refused with {response.status_code}, yet snapshot "
+                f"{snapshot_id} {'is still listed' if survived else 'is gone from the list'}",
+            )
+        elif not item_listed:
+            check.inconclusive("DELETE-07", f"snapshot {snapshot_id} was not listed before the delete")
+        timeline = snapshots.wait(body)
+        if timeline.final != "completed":
+            give_up(
+                check,
+                declared[1:],
+                f"after the refused delete, snapshot {snapshot_id} ended "
+                f"{timeline.final!r} instead of completing",
+            )
+            return
+        response = delete_once(api, snapshot_id)
+        check.status("DELETE-01", response, f"delete of snapshot {snapshot_id} once completed")
+        if not 200 <= response.status_code < 300:
+            give_up(check, ("DELETE-02", "DELETE-03"), f"the delete answered {response.status_code}, not 204")
+            return
+        ok, detail = empty_body(response)
+        check.that(
+            "DELETE-02",
+            ok,
+            f"{response.status_code} to the delete of snapshot {snapshot_id}: {detail}",
+            evidence=response,
+        )
+        ids = listed_ids(api, server_id)
+        if response.status_code != 204 or ids is None:
+            check.inconclusive(
+                "DELETE-03", f"the delete answered {response.status_code}; list readable: {ids is not None}"
+            )
+        else:
+            check.that(
+                "DELETE-03",
+                snapshot_id not in ids,
+                f"the filtered list after the 204: snapshot "
+                f"{snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
+            )
+
+
+def _status_of(api: ApiClient, server_id: int, snapshot_id: str) -> Any:
+    """The status the filtered (else the unfiltered) list gives a snapshot, or None when it is not listed."""
+    for scope in (server_id, None):
+        body = json_or_none(api.list_snapshots(scope))
+        results = body.get("results") if isinstance(body, dict) else None
+        for item in results if isinstance(results, list) else []:
+            if isinstance(item, dict) and str(item.get("id")) == snapshot_id:
+                return item.get("status")
+    return None

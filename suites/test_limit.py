@@ -1,0 +1,457 @@
+"""LIMIT: a server holds at most five snapshots, counting every state; refused creates create nothing.
+
+Pre-existing snapshots on a server count toward its limit and are never touched: the tests only fill the
+room that is left and delete only what they created. Counts are taken from the server filter *and* from the
+unfiltered list (items of that server), so a broken filter cannot hide a snapshot from the count.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from vpsconform.client import ApiClient, TransportError, json_or_none
+
+SNAPSHOT_LIMIT = 5
+BURST_SIZE = 12  # concurrent creates released together on one server: 5 may succeed, 7 must be refused
+MAX_PAGES = 10  # pages of a paginated list followed (same origin only) before counting stops
+RETRIES_ON_429 = 3
+
+
+# Helpers --
+@contextmanager
+def lease_most_room(servers: Any) -> Iterator[int | None]:
+    """A server with all 5 slots free if there is one, else one with any room, else any idle server."""
+    for room in (SNAPSHOT_LIMIT, 1, 0):
+        with servers.lease(room=room) as server_id:
+            if server_id is not None:
+                yield server_id
+                return
+    yield None
+
+
+def results_of(response: httpx.Response) -> list[dict[str, Any]] | None:
+    """The items of a 200 list answer, or None when the answer is not a readable list."""
+    body = json_or_none(response)
+    results = body.get("results") if isinstance(body, dict) else None
+    if response.status_code != 200 or not isinstance(results, list):
+        return None
+    return [item for item in results if isinstance(item, dict)]
+
+
+def read_list(api: ApiClient, server_id: int | None) -> list[dict[str, Any]] | None:
+    """Every item of a list, following a paginated answer's ``next`` link on the same origin (bounded)."""
+    response = api.list_snapshots(server_id)
+    items = results_of(response)
+    pages = 1
+    while items is not None and pages < MAX_PAGES:
+        body = json_or_none(response)
+        link = body.get("next") if isinstance(body, dict) else None
+        if not isinstance(link, str) or not link:
+            break
+        url = httpx.URL(api.base_url).join(link)
+        base = httpx.URL(api.base_url)
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            break  # never send the token to another host
+        response = api.request("GET", str(url))
+        more = results_of(response)
+        if more is None:
+            break
+        items += more
+        pages += 1
+    return items
+
+
+@pytest.fixture
+def asked(api: ApiClient, snapshots: Any, timing: Any) -> Iterator[dict[int, set[str]]]:
+    """The names this test sent in creates, by server. At teardown (before the ``snapshots`` cleanup), any
+    snapshot carrying one of them that the cleanup registry does not know is deleted: one accepted with a
+    success other than 201, or one a refused create left behind. The names are unique to this run."""
+    sent: dict[int, set[str]] = {}
+    yield sent
+    known = {str(snapshot_id) for _, snapshot_id in snapshots.created}
+    for server_id, names_sent in sent.items():
+        for item in holdings(api, server_id) or []:
+            if item.get("name") in names_sent and str(item.get("id")) not in known:
+                remove(api, item.get("id"), timing)
+
+
+def create(
+    snapshots: Any, server_id: int, name: str, timing: Any, asked: dict[int, set[str]]
+) -> tuple[httpx.Response, dict | None]:
+    """``snapshots.create``, retried a few times, politely, while the target answers 429 Too Many Requests
+    (rate limiting says nothing about the snapshot limit)."""
+    asked.setdefault(server_id, set()).add(name)
+    for _ in range(RETRIES_ON_429):
+        response, body = snapshots.create(server_id, name=name)
+        if response.status_code != 429:
+            break
+        try:
+            pause = float(response.headers.get("Retry-After", ""))
+        except ValueError:
+            pause = timing.poll_interval
+        time.sleep(min(max(pause, timing.poll_interval), 60.0))
+    return response, body
+
+
+def server_of(item: dict[str, Any]) -> Any:
+    """The id of the server a list item names."""
+    server = item.get("server")
+    return server.get("id") if isinstance(server, dict) else None
+
+
+def same_id(a: Any, b: Any) -> bool:
+    """Ids compared as the API might render them (an integer, or its decimal string)."""
+    return not isinstance(a, bool) and a is not None and str(a) == str(b)
+
+
+def holdings(api: ApiClient, server_id: int) -> list[dict[str, Any]] | None:
+    """Every snapshot the account's lists show on one server (None when neither list can be read).
+
+    The server filter is read first, then the unfiltered list; an item keeps its first observation, so an item
+    seen ``in_progress`` was in progress when the lists were requested.
+    """
+    seen: dict[Any, dict[str, Any]] = {}
+    readable = False
+    for scope in (server_id, None):
+        items = read_list(api, scope)
+        if items is None:
+            continue
+        readable = True
+        for item in items:
+            if same_id(server_of(item), server_id):
+                key = (
+                    item.get("id")
+                    if item.get("id") is not None
+                    else (item.get("name"), item.get("created_at"))
+                )
+                seen.setdefault(key, item)
+    return list(seen.values()) if readable else None
+
+
+def describe(items: list[dict[str, Any]]) -> str:
+    """``5 snapshots (5 in_progress)`` for messages."""
+    states: dict[str, int] = {}
+    for item in items:
+        states[str(item.get("status"))] = states.get(str(item.get("status")), 0) + 1
+    return f"{len(items)} snapshot(s) ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))})"
+
+
+def refreshed(before: list[dict[str, Any]], after: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The snapshots of ``before`` in the state ``after`` shows (what a create found on the server)."""
+    latest = {str(item.get("id")): item for item in after or []}
+    return [latest.get(str(item.get("id")), item) for item in before]
+
+
+def full_requirement(items: list[dict[str, Any]]) -> str:
+    """Which facet of the every-state limit a create on this full server exercises.
+
+    All completed: LIMIT-03. Otherwise at least one snapshot is still unfinished, so reaching five requires
+    counting unfinished snapshots: LIMIT-02 (the message names the exact mix).
+    """
+    return "LIMIT-03" if items and all(item.get("status") == "completed" for item in items) else "LIMIT-02"
+
+
+def remove(api: ApiClient, snapshot_id: Any, timing: Any) -> httpx.Response:
+    """Delete a snapshot this test created; a refusal (still in progress) is retried until it completes."""
+    response = api.delete_snapshot(snapshot_id)
+    deadline = time.monotonic() + timing.create_max
+    while response.status_code not in (204, 404) and time.monotonic() < deadline:
+        time.sleep(timing.poll_interval)
+        response = api.delete_snapshot(snapshot_id)
+    return response
+
+
+def refused_create_created_nothing(
+    check: Any,
+    api: ApiClient,
+    server_id: int,
+    before: list[dict[str, Any]],
+    refused_name: str,
+    what: str,
+    timing: Any,
+) -> list[dict[str, Any]] | None:
+    """LIMIT-07 after a refused create: nothing new on the server, nothing with the refused name, all kept."""
+    after = holdings(api, server_id)
+    if after is None:
+        check.inconclusive("LIMIT-07", f"{what}: the list could not be read to see what the refusal left")
+        return None
+    before_ids = {str(item.get("id")) for item in before}
+    after_ids = {str(item.get("id")) for item in after}
+    appeared = sorted(after_ids - before_ids)
+    vanished = sorted(before_ids - after_ids)
+    named = [item.get("id") for item in after if item.get("name") == refused_name]
+    check.that(
+        "LIMIT-07",
+        not appeared and not named and not vanished and len(after) == len(before),
+        f"{what}: before it the server held {len(before)}, afterwards {describe(after)}; new ids {appeared}, "
+        f"ids gone {vanished}, items named {refused_name!r}: {named}",
+    )
+    # Created by this run's refused request: ours to clean up, and unknown to the registry.
+    for snapshot_id in named:
+        remove(api, snapshot_id, timing)
+    return after
+
+
+# LIMIT-01..05, LIMIT-07: fill a server, refuse the sixth in every state, delete frees a slot --
+@pytest.mark.requirement("LIMIT-01", "LIMIT-02", "LIMIT-03", "LIMIT-04", "LIMIT-05", "LIMIT-07")
+@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+def test_five_per_server_counting_every_state(api, servers, snapshots, asked, names, timing, check):
+    """Fill a server to 5, then a 6th create is refused (400) in progress and completed; delete frees a slot.
+
+    Defects caught:
+    - LIMIT-01: a limit below 5 or off by one (`>= 4`), or a per-account limit, refuses one of the 5 creates.
+    - LIMIT-02: the limit counts only completed snapshots (`status='completed'` in the count query), so a 6th
+      create while the five are in progress gets 201.
+    - LIMIT-03: the limit counts only running jobs (a concurrency quota, not a storage limit), so a 6th create
+      once the five have completed gets 201; or the refusal uses an undocumented code (403, 409, 422, 429).
+    - LIMIT-07: the refused create still inserts a row (insert before the limit check without a rollback),
+      evicts the oldest snapshot to make room, or leaves an item with the refused name.
+    - LIMIT-04: deleted snapshots still count (soft delete counted by the limit query, or a cached counter not
+      decremented), so the create after a 204 delete is refused.
+    - LIMIT-05: the limit is kept per account instead of per server, so another server's create is refused.
+    """
+    declared = ("LIMIT-01", "LIMIT-02", "LIMIT-03", "LIMIT-04", "LIMIT-05", "LIMIT-07")
+    with lease_most_room(servers) as server_id:
+        existing = holdings(api, server_id) if server_id is not None else None
+        if existing is None:
+            for rid in declared:
+                check.inconclusive(rid, "no configured server is idle with a readable snapshot list")
+            return
+        room = SNAPSHOT_LIMIT - len(existing)
+        pre_existing = {str(item.get("id")) for item in existing}
+
+        # LIMIT-01: every free slot takes a snapshot (201), up to 5 in total.
+        ours: list[dict[str, Any]] = []
+        if room < SNAPSHOT_LIMIT:
+            check.inconclusive(
+                "LIMIT-01",
+                f"no configured server had 5 free slots; server {server_id} holds {len(existing)} "
+                f"pre-existing snapshot(s) (left alone), so only {max(room, 0)} create(s) were checked",
+            )
+        for index in range(max(room, 0)):
+            response, body = create(snapshots, server_id, names("lim-fill"), timing, asked)
+            check.status(
+                "LIMIT-01", response, f"create {index + 1} of {room} on server {server_id}", stop=True
+            )
+            if body is not None:
+                ours.append(body)
+        if room > 0:
+            check.that(
+                "LIMIT-01",
+                len(ours) == room,
+                f"{len(ours)} of {room} accepted creates on server {server_id} returned a snapshot id",
+                stop=True,
+            )
+
+        # LIMIT-02 (or -03 if already completed) + LIMIT-07: the sixth create, at once, is refused.
+        before = holdings(api, server_id)
+        if before is None:
+            for rid in declared[1:]:
+                check.inconclusive(rid, f"the list of server {server_id} could not be read after the fill")
+            return
+        refused_name = names("lim-6th")
+        response, extra = create(snapshots, server_id, refused_name, timing, asked)
+        held = refreshed(before, holdings(api, server_id))  # an item in_progress after it was so before it
+        rid = full_requirement(held)
+        judged = {rid}
+        check.status(rid, response, f"create on server {server_id} holding {describe(held)}")
+        if extra is not None:
+            remove(api, extra["id"], timing)  # wrongly accepted: take it back out so the server holds 5 again
+        elif 400 <= response.status_code < 500:
+            refused_create_created_nothing(
+                check,
+                api,
+                server_id,
+                before,
+                refused_name,
+                f"create refused with {response.status_code}",
+                timing,
+            )
+
+        # LIMIT-05: while this server is full, another server still takes a snapshot.
+        full_now = holdings(api, server_id) or []
+        with servers.lease(room=1, exclude=(server_id,)) as other_id:
+            if other_id is None or len(full_now) < SNAPSHOT_LIMIT:
+                check.inconclusive(
+                    "LIMIT-05",
+                    "no other configured server had a free slot"
+                    if other_id is None
+                    else f"server {server_id} no longer holds 5 snapshots ({describe(full_now)})",
+                )
+            else:
+                response, _ = create(snapshots, other_id, names("lim-othr"), timing, asked)
+                check.status(
+                    "LIMIT-05", response, f"create on server {other_id} while server {server_id} holds 5"
+                )
+
+        # LIMIT-03 + LIMIT-07: once all have completed the server is still full.
+        unfinished = []
+        for body in ours:
+            timeline = snapshots.wait(body)
+            if timeline.final != "completed":
+                unfinished.append((body["id"], timeline.final))
+        before = holdings(api, server_id)
+        if unfinished or before is None or full_requirement(before) != "LIMIT-03":
+            check.inconclusive(
+                "LIMIT-03",
+                f"server {server_id} never held 5 completed snapshots: it held {describe(before or [])}, "
+                f"ours unfinished after the documented maximum: {unfinished} (LIFECYCLE/TIME judge that)",
+            )
+        else:
+            refused_name = names("lim-7th")
+            response, extra = create(snapshots, server_id, refused_name, timing, asked)
+            judged.add("LIMIT-03")
+            check.status("LIMIT-03", response, f"create on server {server_id} holding {describe(before)}")
+            if extra is not None:
+                remove(api, extra["id"], timing)
+            elif 400 <= response.status_code < 500:
+                refused_create_created_nothing(
+                    check,
+                    api,
+                    server_id,
+                    before,
+                    refused_name,
+                    f"create refused with {response.status_code}",
+                    timing,
+                )
+        if "LIMIT-02" not in judged:
+            check.inconclusive(
+                "LIMIT-02",
+                f"the refused create met no unfinished snapshot: server {server_id} held {describe(held)} "
+                "(completed before the create could be sent, or pre-existing and completed)",
+            )
+
+        # LIMIT-04: deleting one of ours frees its slot at once.
+        current = holdings(api, server_id) or []
+        mine = [item for item in current if str(item.get("id")) not in pre_existing]
+        if not mine or len(current) < SNAPSHOT_LIMIT:
+            check.inconclusive(
+                "LIMIT-04",
+                f"server {server_id} holds {describe(current)}, {len(mine)} created by this test: "
+                "no full server with a snapshot of ours to delete",
+            )
+            return
+        victim = mine[0]["id"]
+        deleted = api.delete_snapshot(victim)
+        if deleted.status_code != 204:
+            check.inconclusive(
+                "LIMIT-04", f"delete of snapshot {victim} answered {deleted.status_code}, not 204"
+            )
+            return
+        response, _ = create(snapshots, server_id, names("lim-free"), timing, asked)
+        check.status(
+            "LIMIT-04", response, f"create right after deleting snapshot {victim} of the full server"
+        )
+
+
+# LIMIT-06: a burst of concurrent creates never takes a server past 5 --
+@pytest.mark.requirement("LIMIT-06", "LIMIT-07", "LIMIT-01")
+def test_concurrent_creates_never_exceed_five(api, servers, snapshots, asked, names, timing, check):
+    """12 creates released together on one server: at most its free slots answer 201; the list stays <= 5.
+
+    Decision: LIMIT-06 ("never take it past 5") is judged on the upper bound only. Fewer successes than free
+    slots is not a breach of it (a provider may serialise creates and refuse contenders); the follow-up create
+    then tells whether the slots are still usable.
+
+    Defects caught:
+    - LIMIT-06: a check-then-insert limit without a lock or constraint (count, then insert, in separate
+      statements) lets several concurrent creates see 4 and all insert: more than the free slots answer 201,
+      or the list shows 6+ snapshots; a follow-up create on the full server is then accepted as well.
+    - LIMIT-07: a refused request still leaves a snapshot (insert, then count and answer 400 without rolling
+      back): the list shows snapshots no 201 accounts for, or ones named as a refused request.
+    - LIMIT-01: a counter incremented by every request and not decremented on refusal leaks slots: after the
+      burst the server holds fewer than 5, yet a further create is refused.
+    """
+    with lease_most_room(servers) as server_id:
+        existing = holdings(api, server_id) if server_id is not None else None
+        if server_id is None or existing is None or len(existing) >= SNAPSHOT_LIMIT:
+            for rid in ("LIMIT-06", "LIMIT-07", "LIMIT-01"):
+                check.inconclusive(rid, "no configured server had a free snapshot slot for the burst")
+            return
+        room = SNAPSHOT_LIMIT - len(existing)
+        sent = [names("lim-bst") for _ in range(BURST_SIZE)]
+        asked.setdefault(server_id, set()).update(sent)
+        answers: list[httpx.Response | Exception | None] = [None] * BURST_SIZE
+        gate = threading.Barrier(BURST_SIZE)
+
+        def worker(index: int) -> None:
+            try:
+                gate.wait(timeout=10)
+                with api.limiter.burst():
+                    answers[index] = snapshots.create(server_id, name=sent[index])[0]
+            except (TransportError, threading.BrokenBarrierError) as exc:
+                answers[index] = exc
+
+        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(BURST_SIZE)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        codes = [a.status_code if isinstance(a, httpx.Response) else None for a in answers]
+        # Any success counts as taking a slot (a 200 instead of 201 is CREATE-01's to judge, not the limit's).
+        accepted = {sent[i] for i, code in enumerate(codes) if code is not None and 200 <= code < 300}
+        refused = {sent[i] for i, code in enumerate(codes) if code is not None and 400 <= code < 500}
+        tally = ", ".join(f"{codes.count(c)} x {c}" for c in sorted(set(codes), key=str))
+        what = f"{BURST_SIZE} concurrent creates on server {server_id} with {room} free slot(s): {tally}"
+
+        after = holdings(api, server_id)
+        # Snapshots left by refused requests go at once, so the follow-up create meets the true state.
+        for item in after or []:
+            if item.get("name") in refused:
+                remove(api, item.get("id"), timing)
+
+        check.that("LIMIT-06", len(accepted) <= room, f"{what}; at most {room} may succeed")
+        if after is None:
+            check.inconclusive("LIMIT-06", f"{what}; the list could not be read afterwards")
+            check.inconclusive("LIMIT-07", f"{what}; the list could not be read afterwards")
+            check.inconclusive("LIMIT-01", f"{what}; the list could not be read afterwards")
+            return
+        check.that(
+            "LIMIT-06", len(after) <= SNAPSHOT_LIMIT, f"{what}; afterwards the server holds {describe(after)}"
+        )
+
+        pre_existing = {str(item.get("id")) for item in existing}
+        accepted_ids = {
+            str((json_or_none(a) or {}).get("id"))
+            for a in answers
+            if isinstance(a, httpx.Response)
+            and 200 <= a.status_code < 300
+            and isinstance(json_or_none(a), dict)
+        }
+        unexplained = [
+            item.get("id")
+            for item in after
+            if str(item.get("id")) not in pre_existing | accepted_ids and item.get("name") not in accepted
+        ]
+        if refused:
+            check.that(
+                "LIMIT-07",
+                not unexplained,
+                f"{what}; snapshots no 201 accounts for (created by refused requests): {unexplained}",
+            )
+        else:
+            check.inconclusive("LIMIT-07", f"{what}; no request was refused")
+
+        # The follow-up create: room left must be usable; a full server must stay full.
+        follow_name = names("lim-aftr")
+        response, extra = create(snapshots, server_id, follow_name, timing, asked)
+        final = holdings(api, server_id)
+        if len(after) < SNAPSHOT_LIMIT:
+            check.status("LIMIT-01", response, f"create after the burst left {describe(after)} on the server")
+        else:
+            check.inconclusive("LIMIT-01", f"{what}; the burst filled the server, no room left to check")
+            check.that(
+                "LIMIT-06",
+                not 200 <= response.status_code < 300 and (final is None or len(final) <= SNAPSHOT_LIMIT),
+                f"create after the burst filled the server ({describe(after)}): got {response.status_code}, "
+                f"afterwards {describe(final) if final is not None else 'list unreadable'}",
+            )
+            if extra is not None:
+                remove(api, extra["id"], timing)

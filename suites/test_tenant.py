@@ -1,0 +1,301 @@
+"""TENANT: accounts are isolated; another account's snapshots and servers behave as if they did not exist.
+
+Each test needs the second account (`foreign_api`, skipped with a reason when none is configured) and first
+checks that its token is accepted, so a misconfigured token is reported as inconclusive, not as a finding.
+A leak is recognised by what cannot be coincidence: an item of a server that belongs to the other account, or
+one carrying this run's unique snapshot name (ids alone are not used: a provider may number per account).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from vpsconform.client import ApiClient, json_or_none
+from vpsconform.observe import watch_restore
+
+SNAPSHOT_LIMIT = 5
+
+
+# Helpers --
+@contextmanager
+def lease_first(servers: Any, rooms: tuple[int, ...]) -> Iterator[int | None]:
+    """A server with the first of ``rooms`` free slots that some configured server has (None if none has)."""
+    for room in rooms:
+        with servers.lease(room=room) as server_id:
+            if server_id is not None:
+                yield server_id
+                return
+    yield None
+
+
+def results_of(response: httpx.Response) -> list[dict[str, Any]] | None:
+    """The items of a 200 list answer, or None when the answer is not a readable list."""
+    body = json_or_none(response)
+    results = body.get("results") if isinstance(body, dict) else None
+    if response.status_code != 200 or not isinstance(results, list):
+        return None
+    return [item for item in results if isinstance(item, dict)]
+
+
+def server_of(item: dict[str, Any]) -> str:
+    """The id of the server a list item names, as text."""
+    server = item.get("server")
+    return str(server.get("id")) if isinstance(server, dict) else ""
+
+
+def leaks(items: list[dict[str, Any]], server_id: int, name: str) -> list[Any]:
+    """Ids of items that belong to the other account: on its server, or carrying its snapshot's name."""
+    return [item.get("id") for item in items if server_of(item) == str(server_id) or item.get("name") == name]
+
+
+@pytest.fixture
+def asked(snapshots: Any, timing: Any) -> Iterator[list[tuple[ApiClient, int, str]]]:
+    """(client, server, name) of every create this test sent. At teardown (before the ``snapshots`` cleanup),
+    a snapshot carrying one of these run-unique names that the cleanup registry does not know (accepted with
+    a success other than 201) is deleted through the client that asked for it."""
+    sent: list[tuple[ApiClient, int, str]] = []
+    yield sent
+    known = {str(snapshot_id) for _, snapshot_id in snapshots.created}
+    for client, server_id, name in sent:
+        for scope in (server_id, None):
+            body = json_or_none(client.list_snapshots(scope))
+            results = body.get("results") if isinstance(body, dict) else None
+            for item in results if isinstance(results, list) else []:
+                if isinstance(item, dict) and item.get("name") == name and str(item.get("id")) not in known:
+                    known.add(str(item.get("id")))
+                    deadline = time.monotonic() + timing.create_max  # a refusal (in progress) is retried
+                    while client.delete_snapshot(item.get("id")).status_code not in (204, 404):
+                        if time.monotonic() > deadline:
+                            break
+                        time.sleep(timing.poll_interval)
+
+
+def create(
+    snapshots: Any, asked: list, client: ApiClient, server_id: int, name: str
+) -> tuple[httpx.Response, dict | None]:
+    """``snapshots.create`` through ``client``, remembering the name for the teardown sweep."""
+    asked.append((client, server_id, name))
+    return snapshots.create(server_id, name=name, client=client)
+
+
+def give_up(check: Any, requirements: tuple[str, ...], reason: str) -> None:
+    """Record that the setup the requirements need could not be made, and why."""
+    for rid in requirements:
+        check.inconclusive(rid, reason)
+
+
+def account_works(client: ApiClient) -> httpx.Response | None:
+    """None when the account's token is accepted (its list answers 200), else the answer saying otherwise."""
+    response = client.list_snapshots()
+    return None if results_of(response) is not None else response
+
+
+def check_not_listed(
+    check: Any, rid: str, viewer: ApiClient, who: str, server_id: int, name: str, moment: str
+) -> None:
+    """``viewer``'s list, unfiltered and filtered by ``server_id``, shows nothing of that server or name."""
+    unfiltered = viewer.list_snapshots()
+    items = results_of(unfiltered)
+    if items is None:
+        check.inconclusive(
+            rid, f"{who}'s list {moment} answered {unfiltered.status_code}, not a readable list"
+        )
+    else:
+        found = leaks(items, server_id, name)
+        check.that(
+            rid,
+            not found,
+            f"{who}'s list {moment} ({len(items)} item(s)) shows {found or 'nothing'} of server {server_id} "
+            f"or named {name!r}",
+            evidence=unfiltered,
+        )
+    filtered = viewer.list_snapshots(server_id)
+    if filtered.status_code == 401:
+        check.inconclusive(rid, f"{who}'s list filtered by server {server_id} {moment} answered 401")
+        return
+    items = results_of(filtered) or []  # any refusal (400/403/404) shows nothing: LIST-06 judges its code
+    found = leaks(items, server_id, name)
+    check.that(
+        rid,
+        not found,
+        f"{who}'s list filtered by server {server_id} {moment}: {filtered.status_code} showing "
+        f"{found or 'nothing'} of that server",
+        evidence=filtered,
+    )
+
+
+def wait_out_restore(api: ApiClient, server_id: int, timing: Any) -> None:
+    """A restore was (wrongly) started: wait until it ends, or out the documented maximum if unobservable."""
+    _, seen = watch_restore(api, server_id, timing)
+    if not seen:
+        time.sleep(timing.restore_max)
+
+
+# TENANT-01..03: another account can neither see nor touch our snapshot --
+@pytest.mark.requirement("TENANT-01", "TENANT-02", "TENANT-03")
+@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
+    api, foreign_api, servers, snapshots, asked, names, timing, check
+):
+    """Our completed snapshot is invisible to the other account, and its restore and delete get 404.
+
+    Defects caught:
+    - TENANT-01: a list queryset not scoped to the caller (`Snapshot.objects.all()`), or a `server_id` filter
+      applied without the ownership join, shows our snapshot to the other account, in progress or completed.
+    - TENANT-02: restore looks the snapshot up by id alone (`get_object_or_404(Snapshot, pk=id)`): the other
+      account restores our server (200), or learns it exists (403 tolerated with a warning; 400 for a state
+      check before the ownership check fails).
+    - TENANT-03: delete without an ownership check removes our snapshot (204), or answers 403/400; after the
+      attempt our snapshot must still be in our list.
+    """
+    declared = ("TENANT-01", "TENANT-02", "TENANT-03")
+    refused = account_works(foreign_api)
+    if refused is not None:
+        give_up(
+            check,
+            declared,
+            f"the foreign account's list answered {refused.status_code}: its token is not usable",
+        )
+        return
+    with servers.lease(room=1) as server_id:
+        if server_id is None:
+            give_up(check, declared, "no configured server had a free snapshot slot")
+            return
+        name = names("ten-ours")
+        response, body = create(snapshots, asked, api, server_id, name)
+        if body is None:
+            give_up(check, declared, f"setup: create on server {server_id} answered {response.status_code}")
+            return
+        snapshot_id = body["id"]
+        check_not_listed(
+            check, "TENANT-01", foreign_api, "the foreign account", server_id, name, "while ours is new"
+        )
+
+        # Completed, so a target without an ownership check would accept the restore, not refuse its state.
+        timeline = snapshots.wait(body)
+        if timeline.final != "completed":
+            give_up(
+                check, declared[1:], f"setup: snapshot {snapshot_id} ended {timeline.final!r}, not completed"
+            )
+            return
+        check_not_listed(
+            check, "TENANT-01", foreign_api, "the foreign account", server_id, name, "once completed"
+        )
+
+        restore = foreign_api.restore_snapshot(snapshot_id)
+        check.status("TENANT-02", restore, f"foreign account's restore of our snapshot {snapshot_id}")
+        if 200 <= restore.status_code < 300:
+            wait_out_restore(api, server_id, timing)  # a faulty target restored it: leave the server idle
+
+        delete = foreign_api.delete_snapshot(snapshot_id)
+        check.status("TENANT-03", delete, f"foreign account's delete of our snapshot {snapshot_id}")
+        listed = results_of(api.list_snapshots(server_id))
+        if listed is None:
+            check.inconclusive("TENANT-03", "our filtered list could not be read after the foreign delete")
+        else:
+            survived = any(str(item.get("id")) == str(snapshot_id) for item in listed)
+            check.that(
+                "TENANT-03",
+                survived,
+                f"after the foreign delete ({delete.status_code}) our snapshot {snapshot_id} "
+                f"{'is still listed' if survived else 'is gone from our list'}",
+            )
+
+
+# TENANT-04: another account cannot snapshot our server --
+@pytest.mark.requirement("TENANT-04")
+def test_foreign_account_cannot_create_on_our_server(
+    api, foreign_api, servers, snapshots, asked, names, timing, check
+):
+    """The other account's create on our server (which has room) gets 404, and nothing appears on it.
+
+    Defects caught:
+    - TENANT-04: create looks the server up by id alone (`Server.objects.get(pk=server_id)`), so the other
+      account snapshots our server (201; cleaned up with its client) or is told it exists (403 warns; 400 from
+      a state or limit check made before the ownership check fails); or a refused create still leaves a
+      snapshot with its name on our server. Our server has a free slot, so a target without an ownership
+      check would accept rather than refuse for the limit; when no server has one, a full server is used
+      and a 400 (limit or ownership, indistinguishable) is inconclusive.
+    """
+    refused = account_works(foreign_api)
+    if refused is not None:
+        check.inconclusive("TENANT-04", f"the foreign account's list answered {refused.status_code}")
+        return
+    with lease_first(servers, (1, 0)) as server_id:
+        if server_id is None:
+            check.inconclusive("TENANT-04", "no configured server is idle with a readable snapshot list")
+            return
+        full = servers.room(server_id) < 1
+        name = names("ten-intr")
+        response, _ = create(snapshots, asked, foreign_api, server_id, name)
+        if full and response.status_code == 400:
+            check.inconclusive(
+                "TENANT-04", f"our server {server_id} is full: the foreign create's 400 may be the limit's"
+            )
+        else:
+            check.status("TENANT-04", response, f"foreign account's create on our server {server_id}")
+        ours = results_of(api.list_snapshots(server_id))
+        if ours is None:
+            check.inconclusive("TENANT-04", "our filtered list could not be read after the foreign create")
+            return
+        planted = [item.get("id") for item in ours if item.get("name") == name]
+        check.that(
+            "TENANT-04",
+            not planted,
+            f"after the foreign create ({response.status_code}) our server {server_id} holds "
+            f"{planted or 'nothing'} named {name!r}",
+        )
+        # Planted on our server by this run's request: we delete it ourselves, since the other account's
+        # cleanup may well be refused (404) for a snapshot that sits on a server it does not own.
+        for snapshot_id in planted:
+            api.delete_snapshot(snapshot_id)
+
+
+# TENANT-05: our list never shows another account's snapshots --
+@pytest.mark.requirement("TENANT-05")
+@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, snapshots, asked, names, check):
+    """The other account snapshots one of its own servers; our list never shows it, in progress or completed.
+
+    Defects caught:
+    - TENANT-05: an unscoped list queryset, or a `server_id` filter that bypasses the account scope, shows the
+      other account's snapshot to us (unfiltered, or filtered by its server id).
+    """
+    refused = account_works(foreign_api)
+    if refused is not None:
+        check.inconclusive("TENANT-05", f"the foreign account's list answered {refused.status_code}")
+        return
+    if not run_config.foreign_server_ids:
+        check.inconclusive(
+            "TENANT-05", "no server of the foreign account is configured (--foreign-server-id)"
+        )
+        return
+    foreign_server = None
+    for candidate in run_config.foreign_server_ids:
+        held = results_of(foreign_api.list_snapshots(candidate))
+        if held is not None and len(held) < SNAPSHOT_LIMIT:
+            foreign_server = candidate
+            break
+    if foreign_server is None:
+        check.inconclusive("TENANT-05", "no configured foreign server had a free snapshot slot")
+        return
+    name = names("ten-thrs")
+    response, body = create(snapshots, asked, foreign_api, foreign_server, name)
+    if body is None:
+        check.inconclusive(
+            "TENANT-05",
+            f"the foreign account's create on its server {foreign_server} answered {response.status_code}",
+        )
+        return
+    check_not_listed(check, "TENANT-05", api, "our account", foreign_server, name, "while theirs is new")
+    timeline = snapshots.wait(body, client=foreign_api)
+    if timeline.final == "completed":
+        check_not_listed(
+            check, "TENANT-05", api, "our account", foreign_server, name, "once theirs completed"
+        )
