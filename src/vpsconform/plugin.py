@@ -113,7 +113,7 @@ class RunState:
         if response is None or exchange.label == "anonymous":
             return
         path = response.request.url.path
-        if response.request.method == "POST" and path == SNAPSHOTS and response.status_code == 201:
+        if response.request.method == "POST" and path == SNAPSHOTS and 200 <= response.status_code < 300:
             body = json_or_none(response)
             if isinstance(body, dict) and isinstance(body.get("id"), int):
                 server = body.get("server") if isinstance(body.get("server"), dict) else {}
@@ -162,10 +162,32 @@ class RunState:
             response = api.delete_snapshot(entry.snapshot_id)
 
     def sweep(self) -> None:
-        """Delete every snapshot the run created and still has; what cannot be deleted is reported as left."""
+        """Delete every snapshot the run created and still has; what cannot be deleted is reported as left.
+
+        Besides the ledger, the configured servers are searched for this run's names, so a snapshot whose
+        create was answered oddly (or refused, yet saved) is found and removed too.
+        """
+        with contextlib.suppress(TransportError):
+            self._adopt_by_name()
         for entry in self.ledger.alive():
             with contextlib.suppress(TransportError):
                 self.delete_owned(entry)
+
+    def _adopt_by_name(self) -> None:
+        accounts = [("main", self.config.server_ids)]
+        if self.config.has_foreign_account:
+            accounts.append(("foreign", self.config.foreign_server_ids))
+        prefix = f"vpsc-{self.run_id}-"
+        for account, server_ids in accounts:
+            for server_id in server_ids:
+                body = json_or_none(self.client(account).list_snapshots(server_id))
+                items = body.get("results") if isinstance(body, dict) else None
+                alive = {e.snapshot_id for e in self.ledger.alive(account)}
+                for item in items if isinstance(items, list) else []:
+                    if isinstance(item, dict) and str(item.get("name", "")).startswith(prefix):
+                        snapshot_id = item.get("id")
+                        if isinstance(snapshot_id, int) and snapshot_id not in alive:
+                            self.ledger.created(account, snapshot_id, server_id)  # still there: ours to delete
 
     def close(self) -> None:
         """Release the HTTP clients."""
