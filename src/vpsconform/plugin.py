@@ -187,7 +187,7 @@ class RunState:
                     if isinstance(item, dict) and str(item.get("name", "")).startswith(prefix):
                         snapshot_id = item.get("id")
                         if isinstance(snapshot_id, int) and snapshot_id not in alive:
-                            self.ledger.created(account, snapshot_id, server_id)  # still there: ours to delete
+                            self.ledger.created(account, snapshot_id, server_id)  # ours, still there
 
     def close(self) -> None:
         """Release the HTTP clients."""
