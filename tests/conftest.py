@@ -51,12 +51,16 @@ def reference_target(start_reference_target: Callable[..., RunningTarget]) -> Ru
 
 
 @pytest.fixture
-def main_client(reference_target: RunningTarget, reference_client: Callable[..., httpx.Client]) -> httpx.Client:
+def main_client(
+    reference_target: RunningTarget, reference_client: Callable[..., httpx.Client]
+) -> httpx.Client:
     """Client of the target's main account."""
     return reference_client(reference_target, "main")
 
 
 @pytest.fixture
-def foreign_client(reference_target: RunningTarget, reference_client: Callable[..., httpx.Client]) -> httpx.Client:
+def foreign_client(
+    reference_target: RunningTarget, reference_client: Callable[..., httpx.Client]
+) -> httpx.Client:
     """Client of the target's second ("foreign") account."""
     return reference_client(reference_target, "foreign")

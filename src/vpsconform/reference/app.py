@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
@@ -12,14 +14,25 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from vpsconform.reference import serialize
-from vpsconform.reference.auth import authenticate
-from vpsconform.reference.errors import ApiError, error_body, error_response, invalid, not_found
+from vpsconform.reference.auth import authenticate, session_only
+from vpsconform.reference.errors import (
+    ApiError,
+    error_body,
+    error_response,
+    invalid,
+    not_found,
+    server_error,
+)
+from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.responses import JSONResponse
 from vpsconform.reference.seed import Account
 from vpsconform.reference.store import Store
 from vpsconform.reference.validation import parse_create, parse_int, parse_json
 
 MAX_BODY_BYTES = 1024 * 1024
+#: Real seconds between the limit check and the insert of a non-atomic create (the limit-not-atomic fault).
+RACE_WINDOW_SECONDS = 0.1
+_INT64 = range(-(2**63), 2**63)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -37,24 +50,56 @@ async def read_body(request: Request) -> bytes:
 
 
 def caller(request: Request) -> Account:
-    """The authenticated account of a request that passed through an authenticated Resource."""
+    """The authenticated account of a request that passed through an authenticated Resource.
+
+    A refusal the Resource deferred (an injected auth-after-* fault) is raised here, once the handler has
+    already looked up or validated what it should not have.
+    """
+    deferred = getattr(request.state, "auth_error", None)
+    if deferred is not None:
+        raise deferred
     return request.state.account
 
 
-def path_id(request: Request, name: str, what: str) -> int:
+def path_id(request: Request, name: str, what: str, options: TargetOptions) -> int:
     """An integer path parameter; anything else names no object, so 404."""
-    value = parse_int(request.path_params[name])
+    text = request.path_params[name]
+    value = parse_int(text)
+    if value is None and options.fault("notfound-lenient-path-id"):
+        value = _lenient_int(text)
     if value is None:
         raise not_found(what)
+    if options.fault("robust-bigint-500") and value not in _INT64:
+        raise server_error()  # the bigint column overflows in the lookup
     return value
+
+
+def _lenient_int(text: str) -> int | None:
+    """int(float(text)), as a lenient path converter does ("801.5" -> 801); None when even that fails."""
+    try:
+        return int(float(text))
+    except (ValueError, OverflowError):
+        return None
 
 
 class Resource:
     """ASGI app of one path: authentication first (API paths), then method dispatch or 405 with Allow."""
 
-    def __init__(self, store: Store, handlers: dict[str, Handler], *, public: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        handlers: dict[str, Handler],
+        *,
+        public: bool = False,
+        deferred_auth: Mapping[str, str] | None = None,
+        session_only_fault: str | None = None,
+    ) -> None:
         self.store = store
         self.public = public
+        # method -> fault that makes its handler check auth late (the handler's caller() raises the refusal)
+        self.deferred_auth = dict(deferred_auth or {})
+        # fault that swaps this path's bearer authentication for session-only authentication
+        self.session_only_fault = session_only_fault
         self.handlers = dict(handlers)
         if "GET" in self.handlers:
             self.handlers["HEAD"] = self.handlers["GET"]
@@ -68,8 +113,16 @@ class Resource:
     async def respond(self, request: Request) -> Response:
         """Run the checks in their documented order and turn ApiErrors into responses."""
         try:
+            if self.session_only_fault and self.store.options.fault(self.session_only_fault):
+                raise session_only(self.store)
             if not self.public:
-                request.state.account = authenticate(request.headers.get("authorization"), self.store)
+                try:
+                    request.state.account = authenticate(request.headers.get("authorization"), self.store)
+                except ApiError as error:
+                    fault = self.deferred_auth.get(request.method)
+                    if fault is None or not self.store.options.fault(fault):
+                        raise
+                    request.state.auth_error = error
             allow = {"Allow": ", ".join(self.allow)}
             if request.method == "OPTIONS":
                 return JSONResponse({"allowed_methods": self.allow}, 200, headers=allow)
@@ -124,35 +177,65 @@ class Api:
         self.store = store
         self.options = store.options
 
+    def snapshot_json(
+        self, body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> JSONResponse:
+        """A successful JSON answer of the snapshots API."""
+        media_type = "text/plain" if self.options.fault("schema-text-plain") else None
+        return JSONResponse(body, status, headers=headers, media_type=media_type)
+
     async def list_snapshots(self, request: Request) -> Response:
         """GET /api/v1/snapshots/[?server_id=N]."""
         raw = request.query_params.get("server_id")
         server_id = None
         if raw is not None:
-            server_id = parse_int(raw)
-            if server_id is None:
-                raise invalid("server_id: Enter a whole number.")
+            if self.options.fault("robust-filter-500"):
+                try:
+                    server_id = int(raw)
+                except ValueError:
+                    raise server_error() from None  # int() without a guard
+            else:
+                server_id = parse_int(raw)
+                if server_id is None:
+                    raise invalid("server_id: Enter a whole number.")
         views = self.store.list_snapshots(caller(request), server_id)
-        return JSONResponse(serialize.snapshot_list(views, self.options))
+        count = self.store.count_all() if self.options.fault("list-count-total") else None
+        return self.snapshot_json(serialize.snapshot_list(views, self.options, count))
 
     async def create_snapshot(self, request: Request) -> Response:
         """POST /api/v1/snapshots/."""
         wanted = parse_create(await read_body(request), self.options)
-        view = self.store.create_snapshot(caller(request), wanted.server_id, wanted.name, wanted.description)
+        account = caller(request)
+        if self.options.fault("limit-not-atomic"):
+            # Count, then await something (a quota service, the hypervisor), then insert: not one transaction.
+            self.store.admit_create(account, wanted.server_id)
+            await asyncio.sleep(RACE_WINDOW_SECONDS)
+            view = self.store.create_snapshot(
+                account, wanted.server_id, wanted.name, wanted.description, check_limit=False
+            )
+        else:
+            view = self.store.create_snapshot(account, wanted.server_id, wanted.name, wanted.description)
         headers = {} if self.options.variant("no-location") else {"Location": f"/api/v1/snapshots/{view.id}/"}
-        return JSONResponse(serialize.created(view, self.options), 201, headers=headers)
+        status = 200 if self.options.fault("create-200") else 201
+        return self.snapshot_json(serialize.created(view, self.options), status, headers)
 
     async def restore_snapshot(self, request: Request) -> Response:
         """POST /api/v1/snapshots/{id}/restore/."""
-        snapshot_id = path_id(request, "snapshot_id", "Snapshot does not exist.")
+        snapshot_id = path_id(request, "snapshot_id", "Snapshot does not exist.", self.options)
+        if self.options.fault("auth-after-lookup"):
+            self.store.require_snapshot(snapshot_id)
         view = self.store.restore_snapshot(caller(request), snapshot_id)
-        return JSONResponse(serialize.restore(view, self.options))
+        status = 202 if self.options.fault("restore-202") else 200
+        return self.snapshot_json(serialize.restore(view, self.options), status)
 
     async def delete_snapshot(self, request: Request) -> Response:
         """DELETE /api/v1/snapshots/{id}/."""
-        self.store.delete_snapshot(
-            caller(request), path_id(request, "snapshot_id", "Snapshot does not exist.")
-        )
+        snapshot_id = path_id(request, "snapshot_id", "Snapshot does not exist.", self.options)
+        if self.options.fault("auth-after-lookup"):
+            self.store.require_snapshot(snapshot_id)
+        self.store.delete_snapshot(caller(request), snapshot_id)
+        if self.options.fault("delete-200"):
+            return JSONResponse({"status": "deleted", "message": "Snapshot deleted."}, 200)
         return Response(status_code=204)
 
     async def list_servers(self, request: Request) -> Response:
@@ -161,17 +244,17 @@ class Api:
 
     async def get_server(self, request: Request) -> Response:
         """GET /api/v1/servers/{id}/."""
-        server_id = path_id(request, "server_id", "Not found.")
+        server_id = path_id(request, "server_id", "Not found.", self.options)
         return JSONResponse(serialize.server(self.store.get_server(caller(request), server_id)))
 
     async def read_data(self, request: Request) -> Response:
         """GET /_probe/servers/{id}/data: the server's data marker."""
-        server_id = path_id(request, "server_id", "Server does not exist.")
+        server_id = path_id(request, "server_id", "Server does not exist.", self.options)
         return JSONResponse({"marker": self.store.read_marker(server_id)})
 
     async def write_data(self, request: Request) -> Response:
         """PUT /_probe/servers/{id}/data with {"marker": "..."}."""
-        server_id = path_id(request, "server_id", "Server does not exist.")
+        server_id = path_id(request, "server_id", "Server does not exist.", self.options)
         body = parse_json(await read_body(request))
         if not isinstance(body, dict) or not isinstance(body.get("marker"), str):
             raise invalid('Expected a JSON object with a string "marker".')
@@ -185,10 +268,25 @@ def create_app(store: Store) -> Starlette:
     routes: list[BaseRoute] = [
         Route(
             "/api/v1/snapshots/",
-            Resource(store, {"GET": api.list_snapshots, "POST": api.create_snapshot}),
+            Resource(
+                store,
+                {"GET": api.list_snapshots, "POST": api.create_snapshot},
+                deferred_auth={"POST": "auth-after-validation"},
+            ),
         ),
-        Route("/api/v1/snapshots/{snapshot_id}/restore/", Resource(store, {"POST": api.restore_snapshot})),
-        Route("/api/v1/snapshots/{snapshot_id}/", Resource(store, {"DELETE": api.delete_snapshot})),
+        Route(
+            "/api/v1/snapshots/{snapshot_id}/restore/",
+            Resource(
+                store,
+                {"POST": api.restore_snapshot},
+                deferred_auth={"POST": "auth-after-lookup"},
+                session_only_fault="auth-restore-session-only",
+            ),
+        ),
+        Route(
+            "/api/v1/snapshots/{snapshot_id}/",
+            Resource(store, {"DELETE": api.delete_snapshot}, deferred_auth={"DELETE": "auth-after-lookup"}),
+        ),
         Route("/api/v1/servers/", Resource(store, {"GET": api.list_servers})),
         Route("/api/v1/servers/{server_id}/", Resource(store, {"GET": api.get_server})),
         Route(

@@ -32,6 +32,11 @@ def invalid(message: str, code: str = "invalid") -> ApiError:
     return ApiError(400, code, message)
 
 
+def server_error() -> ApiError:
+    """A deliberate 500, answered as a response (injected faults only; the faithful target never crashes)."""
+    return ApiError(500, "server_error", "Internal server error.")
+
+
 def error_body(code: str, message: str, options: TargetOptions) -> dict[str, Any]:
     """The JSON body of an error in the layout the options select."""
     if options.variant("error-layout"):

@@ -15,13 +15,16 @@ REGION = "eu-central-1"
 
 def snapshot(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
     """A snapshot as documented in the list and create examples."""
+    size: int | str | None = view.size_mb
+    if size is not None and options.fault("lifecycle-size-string"):
+        size = str(size)
     body: dict[str, Any] = {
         "id": view.id,
         "server": {"id": view.server_id, "name": view.server_name},
         "name": view.name,
         "status": view.status,
-        "size_mb": view.size_mb,
-        "created_at": view.created_at,
+        "size_mb": size,
+        "created" if options.fault("schema-renamed-created-at") else "created_at": view.created_at,
         "description": view.description,
     }
     if options.variant("extra-fields"):
@@ -31,15 +34,27 @@ def snapshot(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
 
 def created(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
     """The 201 body of a create: the snapshot plus the documented message."""
-    return snapshot(view, options) | {"message": CREATE_MESSAGE}
+    body = snapshot(view, options)
+    if options.fault("create-wrong-server"):
+        body["server"]["id"] = view.id  # the nested serializer reads `id` instead of `server.id`
+    if options.fault("schema-no-message"):
+        return body
+    return body | {"message": CREATE_MESSAGE}
 
 
-def snapshot_list(views: list[SnapshotView], options: TargetOptions) -> dict[str, Any]:
-    """The unpaginated list: count equals the number of results."""
-    body: dict[str, Any] = {"count": len(views)}
+def snapshot_list(
+    views: list[SnapshotView], options: TargetOptions, count: int | None = None
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """The unpaginated list: count equals the number of results (unless a fault passes another `count`)."""
+    if options.fault("list-bare-array"):
+        return [snapshot(v, options) for v in views]
+    body: dict[str, Any] = {"count": len(views) if count is None else count}
     if options.variant("pagination-keys"):
         body |= {"next": None, "previous": None}
     body["results"] = [snapshot(v, options) for v in views]
+    if options.fault("list-drops-description"):
+        for item in body["results"]:
+            item["description"] = None
     if options.variant("extra-fields"):
         body["generated_at"] = datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
     return body
@@ -57,10 +72,14 @@ def restore(view: RestoreView, options: TargetOptions) -> dict[str, Any]:
         },
         "server": {"id": view.server.id, "name": view.server.name, "status": view.server.status},
     }
+    if options.fault("restore-wrong-snapshot-echo"):
+        body["snapshot"]["id"] = view.server.id  # copy-paste slip: the server's id in the snapshot block
     if options.variant("extra-fields"):
         body["snapshot"]["status"] = view.snapshot.status
         body["server"]["region"] = REGION
         body["started_at"] = view.started_at
+    if options.fault("schema-restore-no-snapshot"):
+        del body["snapshot"]
     return body
 
 

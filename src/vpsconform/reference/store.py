@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from vpsconform.reference import lifecycle
 from vpsconform.reference.clock import ScaledClock
-from vpsconform.reference.errors import invalid, not_found
+from vpsconform.reference.errors import ApiError, invalid, not_found, server_error
 from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.seed import Account
+from vpsconform.reference.validation import NAME_COLUMN_WIDTH
 
 SNAPSHOT_LIMIT = 5
 FIRST_SNAPSHOT_ID = 801
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# Renderings that only injected faults use: no zone designator, and DRF's default microsecond precision.
+NAIVE_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
+PRECISE_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass
@@ -30,6 +35,9 @@ class _Server:
     restore_until: float = 0.0
     restore_marker: str = ""
     resume_status: str = ""
+    # A cached "full" flag and when a recount job clears it (used by the limit-delete-frees-late fault only).
+    full_flag: bool = False
+    recount_at: float = math.inf
 
 
 @dataclass
@@ -45,6 +53,8 @@ class _Snapshot:
     ready_at: float
     ready_after: timedelta
     size_mb: int
+    copy_pending: bool = False  # the data is copied when the job completes (a fault), not at creation
+    reads: int = 0  # completed-state listings, for the lagging read replica of a fault
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class Store:
         self.options = options
         self.clock = ScaledClock(options.time_scale)
         self._lock = threading.Lock()
+        self._accounts = list(accounts)
         self._tokens = {a.token: a for a in accounts}
         self._servers = {
             s.id: _Server(s.id, a.name, s.name, s.disk_gb, s.status, f"initial-{s.id}")
@@ -95,6 +106,8 @@ class Store:
             for s in a.servers
         }
         self._snapshots: dict[int, _Snapshot] = {}
+        # Deleted rows and the monotonic moment of their delete; only injected faults ever look at them.
+        self._deleted: dict[int, tuple[_Snapshot, float]] = {}
         self._next_id = FIRST_SNAPSHOT_ID
 
     # --- auth -------------------------------------------------------------------------------------------
@@ -103,79 +116,151 @@ class Store:
         """The account a bearer token belongs to, or None."""
         return self._tokens.get(token)
 
+    def primary_account(self) -> Account:
+        """The first seeded account (the one careless fallbacks of injected faults land on)."""
+        return self._accounts[0]
+
     # --- snapshots --------------------------------------------------------------------------------------
 
     def list_snapshots(self, account: Account, server_id: int | None) -> list[SnapshotView]:
         """The account's snapshots, newest first, optionally of one server (none if it isn't theirs)."""
         with self._lock:
             now = self._settle()
-            rows = [
-                s
-                for s in self._snapshots.values()
-                if s.server.account == account.name and (server_id is None or s.server.id == server_id)
-            ]
-            return [self._snapshot_view(s, now) for s in sorted(rows, key=lambda s: s.id, reverse=True)]
+            if server_id is None and self.options.fault("list-first-server-only"):
+                server_id = account.server_ids[0]
+            if self.options.fault("list-filter-ignored"):
+                server_id = None
+            foreign_filter = server_id is not None and server_id not in account.server_ids
+            if foreign_filter and self.options.fault("robust-unknown-filter-500"):
+                raise server_error()  # Server.objects.get(pk=server_id, owner=...) raised DoesNotExist
+            rows = [s for s in self._listable() if self._visible(s, account, server_id)]
+            views = [(s, self._snapshot_view(s, now)) for s in sorted(rows, key=lambda s: s.id, reverse=True)]
+            if self.options.fault("lifecycle-flaps"):
+                return [self._lagging_replica(s, view) for s, view in views]
+            return [view for _, view in views]
+
+    def count_all(self) -> int:
+        """Every snapshot of every account (what an unscoped, unfiltered count query returns)."""
+        with self._lock:
+            self._settle()
+            return len(self._snapshots)
 
     def create_snapshot(
-        self, account: Account, server_id: int, name: str, description: str | None
+        self,
+        account: Account,
+        server_id: int,
+        name: str | None,
+        description: str | None,
+        *,
+        check_limit: bool = True,
     ) -> SnapshotView:
-        """Start a point-in-time snapshot; lookup, state and limit are checked and applied atomically."""
+        """Start a point-in-time snapshot; lookup, state and limit are checked and applied atomically.
+
+        `name` None asks for a default name (only a fault lets it through validation); `check_limit` False
+        skips the limit (only the two-step create of a fault, which checked it in `admit_create`).
+        """
         with self._lock:
             now = self._settle()
-            server = self._own_server(account, server_id, "Server does not exist.")
-            if server.status == "restoring":
-                raise invalid("Server is being restored; a snapshot cannot be created now.", "invalid_state")
-            if self._limit_reached(server):
-                raise invalid(
-                    f"Snapshot limit reached ({SNAPSHOT_LIMIT} per server).", "snapshot_limit_reached"
+            server = self._creatable_server(account, server_id)
+            if self.options.fault("create-dedupe-by-name"):
+                twin = next(
+                    (s for s in self._snapshots.values() if s.server is server and s.name == name), None
                 )
-            minutes = lifecycle.create_minutes(server.disk_gb, self.options)
-            snapshot = _Snapshot(
-                id=self._next_id,
-                server=server,
-                name=name,
-                description=description,
-                marker=server.marker,
-                created_wall=self.clock.wall(),
-                ready_at=now + self.clock.seconds(minutes),
-                ready_after=timedelta(seconds=self.clock.seconds(minutes)),
-                size_mb=lifecycle.snapshot_size_mb(server.disk_gb, self._next_id),
-            )
-            self._next_id += 1
-            self._snapshots[snapshot.id] = snapshot
+                if twin is not None:
+                    return self._snapshot_view(twin, now)
+            full = check_limit and self._limit_reached(server, account, now)
+            if full and not self.options.fault("limit-refused-still-saved"):
+                raise self._limit_error()
+            if (
+                self.options.fault("robust-long-name-500")
+                and name is not None
+                and len(name) > NAME_COLUMN_WIDTH
+            ):
+                raise server_error()  # the varchar(64) column overflows on insert
+            snapshot = self._insert(server, name, description, now)
+            if full:  # inserted before the limit was checked, and nothing rolls it back
+                raise self._limit_error()
             return self._snapshot_view(snapshot, now)
+
+    def admit_create(self, account: Account, server_id: int) -> None:
+        """The checks of a create without its insert: the first step of a non-atomic create (a fault)."""
+        with self._lock:
+            now = self._settle()
+            server = self._creatable_server(account, server_id)
+            if self._limit_reached(server, account, now):
+                raise self._limit_error()
+
+    def require_snapshot(self, snapshot_id: int) -> None:
+        """404 unless some account has the snapshot (a lookup done before auth, by a fault)."""
+        with self._lock:
+            self._settle()
+            if snapshot_id not in self._snapshots:
+                raise not_found("Snapshot does not exist.")
 
     def restore_snapshot(self, account: Account, snapshot_id: int) -> RestoreView:
         """Start restoring a completed snapshot onto its own server."""
         with self._lock:
             now = self._settle()
-            snapshot = self._own_snapshot(account, snapshot_id)
-            if now < snapshot.ready_at:
+            if self.options.fault("notfound-restore-400") and snapshot_id not in self._snapshots:
+                raise invalid(  # the state check runs first and takes a missing snapshot for unfinished
+                    "Snapshot is not completed yet; only completed snapshots can be restored.",
+                    "invalid_state",
+                )
+            snapshot = self._own_snapshot(
+                account,
+                snapshot_id,
+                any_account=self.options.fault("tenant-restore-any"),
+                deleted_too=self.options.fault("delete-still-restorable"),
+            )
+            if now < snapshot.ready_at or self.options.fault("lifecycle-fails"):
                 raise invalid(
                     "Snapshot is not completed yet; only completed snapshots can be restored.",
                     "invalid_state",
                 )
             server = snapshot.server
-            if server.status == "restoring":
+            if server.status == "restoring" and not self.options.fault("restore-no-lock"):
                 raise invalid("Server is not in a valid state for restoration.", "invalid_state")
             minutes = lifecycle.restore_minutes(server.disk_gb, self.options)
-            server.resume_status = (
-                "stopped" if self.options.variant("stopped-after-restore") else server.status
-            )
+            if (
+                server.status != "restoring"
+            ):  # a restore restarted by a fault keeps the first one's resume state
+                server.resume_status = (
+                    "stopped" if self.options.variant("stopped-after-restore") else server.status
+                )
             server.status = "restoring"
             server.restore_until = now + self.clock.seconds(minutes)
-            server.restore_marker = snapshot.marker
+            server.restore_marker = self._restore_source(snapshot, now).marker
+            server_view = self._server_view(server)
+            if self.options.fault("restore-reports-active"):
+                server_view = replace(server_view, status="active")
             return RestoreView(
                 self._snapshot_view(snapshot, now),
-                self._server_view(server),
+                server_view,
                 self.clock.wall().strftime(TIMESTAMP_FORMAT),
             )
 
     def delete_snapshot(self, account: Account, snapshot_id: int) -> None:
         """Delete a snapshot in any state; a restore already started from it still finishes."""
         with self._lock:
-            self._settle()
-            del self._snapshots[self._own_snapshot(account, snapshot_id).id]
+            now = self._settle()
+            if snapshot_id not in self._snapshots:
+                if self.options.fault("notfound-delete-204"):
+                    return  # `filter(pk=id).delete()` without looking at how many rows went
+                gone = self._deleted.get(snapshot_id)
+                if self.options.fault("delete-twice-204") and gone and gone[0].server.account == account.name:
+                    return  # the soft-deleted row is found and "deleted" again
+            snapshot = self._own_snapshot(
+                account, snapshot_id, any_account=self.options.fault("tenant-delete-any")
+            )
+            doomed = [snapshot]
+            if self.options.fault("delete-server-wide"):
+                doomed = [s for s in self._snapshots.values() if s.server is snapshot.server]
+            for row in doomed:
+                del self._snapshots[row.id]
+                self._deleted[row.id] = (row, now)
+                if self.options.fault("limit-delete-frees-late") and row.server.full_flag:
+                    # the delete does not clear the cached flag; it schedules a recount a minute later
+                    row.server.recount_at = min(row.server.recount_at, now + self.clock.seconds(1))
 
     # --- servers ----------------------------------------------------------------------------------------
 
@@ -211,9 +296,17 @@ class Store:
     def _settle(self) -> float:
         """Finish every restore whose time is up and return the instant the caller must use."""
         now = self.clock.now()
+        if self.options.fault("data-copy-at-completion"):
+            for snapshot in self._snapshots.values():
+                if snapshot.copy_pending and now >= snapshot.ready_at:
+                    snapshot.marker = snapshot.server.marker
+                    snapshot.copy_pending = False
+        if self.options.fault("restore-never-ends"):
+            return now
         for server in self._servers.values():
             if server.status == "restoring" and now >= server.restore_until:
-                server.marker = server.restore_marker
+                if not self.options.fault("data-no-overwrite"):
+                    server.marker = server.restore_marker
                 server.status = server.resume_status
         return now
 
@@ -231,29 +324,135 @@ class Store:
             raise not_found(message)
         return server
 
-    def _own_snapshot(self, account: Account, snapshot_id: int) -> _Snapshot:
-        """A snapshot on one of `account`'s servers; anything else is 404."""
+    def _creatable_server(self, account: Account, server_id: int) -> _Server:
+        """The server a create names: the account's own, and not being restored."""
+        if self.options.fault("notfound-create-400") and server_id not in self._servers:
+            raise invalid(f'server_id: Invalid pk "{server_id}" - object does not exist.')
+        if self.options.fault("tenant-create-any"):
+            server = self._any_server(server_id)
+        else:
+            server = self._own_server(account, server_id, "Server does not exist.")
+        if server.status == "restoring":
+            raise invalid("Server is being restored; a snapshot cannot be created now.", "invalid_state")
+        return server
+
+    def _own_snapshot(
+        self, account: Account, snapshot_id: int, *, any_account: bool = False, deleted_too: bool = False
+    ) -> _Snapshot:
+        """A snapshot on one of `account`'s servers; anything else is 404.
+
+        `any_account` and `deleted_too` widen the lookup as injected faults do (never in the faithful target).
+        """
         snapshot = self._snapshots.get(snapshot_id)
-        if snapshot is None or snapshot.server.account != account.name:
+        if snapshot is None and deleted_too and snapshot_id in self._deleted:
+            snapshot = self._deleted[snapshot_id][0]
+        if snapshot is None or (snapshot.server.account != account.name and not any_account):
             raise not_found("Snapshot does not exist.")
         return snapshot
 
-    def _limit_reached(self, server: _Server) -> bool:
+    def _listable(self) -> list[_Snapshot]:
+        """The rows the list query reads: live snapshots (and soft-deleted ones, with a fault)."""
+        rows = list(self._snapshots.values())
+        if self.options.fault("delete-soft-listed"):
+            rows += [row for row, _ in self._deleted.values()]
+        return rows
+
+    def _visible(self, snapshot: _Snapshot, account: Account, server_id: int | None) -> bool:
+        """Whether a list of `account`, filtered by `server_id` or not, shows the snapshot."""
+        own = snapshot.server.account == account.name
+        if server_id is not None:
+            return snapshot.server.id == server_id and (own or self.options.fault("tenant-filter-leak"))
+        return own or self.options.fault("tenant-list-leak")
+
+    def _limit_reached(self, server: _Server, account: Account, now: float) -> bool:
         """Whether the server already holds the maximum, counting snapshots in every state."""
-        return sum(1 for s in self._snapshots.values() if s.server is server) >= SNAPSHOT_LIMIT
+        if self.options.fault("limit-per-account"):
+            rows = [s for s in self._snapshots.values() if s.server.account == account.name]
+        else:
+            rows = [s for s in self._snapshots.values() if s.server is server]
+        if self.options.fault("limit-completed-only"):
+            rows = [s for s in rows if now >= s.ready_at]
+        if self.options.fault("limit-in-progress-only"):
+            rows = [s for s in rows if now < s.ready_at]
+        if self.options.fault("limit-delete-frees-late") and server.full_flag:
+            if now < server.recount_at:
+                return True  # the cached flag still says full
+            server.full_flag, server.recount_at = False, math.inf  # the recount job has run
+        if self.options.fault("limit-off-by-one"):
+            return len(rows) > SNAPSHOT_LIMIT
+        if self.options.fault("limit-off-by-one-low"):
+            return len(rows) >= SNAPSHOT_LIMIT - 1
+        return len(rows) >= SNAPSHOT_LIMIT
+
+    @staticmethod
+    def _limit_error() -> ApiError:
+        """The 400 of a create on a full server."""
+        return invalid(f"Snapshot limit reached ({SNAPSHOT_LIMIT} per server).", "snapshot_limit_reached")
+
+    def _insert(self, server: _Server, name: str | None, description: str | None, now: float) -> _Snapshot:
+        """Store a new snapshot of `server` holding its current data, in progress from `now`."""
+        minutes = lifecycle.create_minutes(server.disk_gb, self.options)
+        ready_at = now + self.clock.seconds(minutes)
+        if self.options.fault("lifecycle-never-completes"):
+            ready_at = math.inf
+        snapshot = _Snapshot(
+            id=self._next_id,
+            server=server,
+            name=name if name is not None else f"snapshot-{self._next_id}",
+            description=description,
+            marker=server.marker,
+            created_wall=self.clock.wall(),
+            ready_at=ready_at,
+            ready_after=timedelta(seconds=self.clock.seconds(minutes)),
+            size_mb=lifecycle.snapshot_size_mb(server.disk_gb, self._next_id),
+            copy_pending=self.options.fault("data-copy-at-completion"),
+        )
+        self._next_id += 1
+        self._snapshots[snapshot.id] = snapshot
+        if self.options.fault("limit-delete-frees-late"):
+            held = sum(1 for s in self._snapshots.values() if s.server is server)
+            server.full_flag = server.full_flag or held >= SNAPSHOT_LIMIT
+        return snapshot
+
+    def _restore_source(self, snapshot: _Snapshot, now: float) -> _Snapshot:
+        """The snapshot whose data a restore of `snapshot` brings back."""
+        if not self.options.fault("data-latest-snapshot"):
+            return snapshot
+        done = [s for s in self._snapshots.values() if s.server is snapshot.server and now >= s.ready_at]
+        return max(done, key=lambda s: s.id, default=snapshot)
+
+    def _lagging_replica(self, snapshot: _Snapshot, view: SnapshotView) -> SnapshotView:
+        """Every third listing of a completed snapshot comes from a replica that still has it in progress."""
+        if view.status != "completed":
+            return view
+        snapshot.reads += 1
+        if snapshot.reads % 3:
+            return view
+        return replace(view, status="in_progress", size_mb=None)
 
     def _snapshot_view(self, snapshot: _Snapshot, now: float) -> SnapshotView:
         """Freeze a snapshot's client-visible state at `now`."""
         done = now >= snapshot.ready_at
         updated = snapshot.created_wall + snapshot.ready_after if done else snapshot.created_wall
+        created, stamp = snapshot.created_wall, TIMESTAMP_FORMAT
+        if self.options.fault("lifecycle-created-at-moves"):  # auto_now, rendered at DRF's microseconds
+            created, stamp = updated, PRECISE_TIMESTAMP_FORMAT
+        if self.options.fault("time-local-offset"):  # Europe/Berlin summer time written with a Z
+            created += timedelta(hours=2)
+        if self.options.fault("time-naive-timestamp"):
+            stamp = NAIVE_TIMESTAMP_FORMAT
+        if done:
+            status = "failed" if self.options.fault("lifecycle-fails") else "completed"
+        else:
+            status = "pending" if self.options.fault("create-pending-status") else "in_progress"
         return SnapshotView(
             id=snapshot.id,
             server_id=snapshot.server.id,
             server_name=snapshot.server.name,
             name=snapshot.name,
-            status="completed" if done else "in_progress",
-            size_mb=snapshot.size_mb if done else None,
-            created_at=snapshot.created_wall.strftime(TIMESTAMP_FORMAT),
+            status=status,
+            size_mb=snapshot.size_mb if status == "completed" else None,
+            created_at=created.strftime(stamp),
             updated_at=updated.strftime(TIMESTAMP_FORMAT),
             description=snapshot.description,
         )

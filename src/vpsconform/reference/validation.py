@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from vpsconform.reference.errors import ApiError, invalid
+from vpsconform.reference.errors import ApiError, invalid, server_error
 from vpsconform.reference.options import TargetOptions
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 NAME_MAX_LENGTH = 255
+# Name checks that injected faults use instead of NAME_PATTERN.fullmatch.
+_NAME_PATTERN_STAR = re.compile(r"[A-Za-z0-9_-]*")
+_NAME_PATTERN_DOLLAR = re.compile(r"^[A-Za-z0-9_-]+$")  # with re.match, "$" also matches before a final "\n"
+_NAME_MAX_LENGTH_32 = 32
+NAME_COLUMN_WIDTH = 64  # the column width of the robust-long-name-500 fault (no validation guards it)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
@@ -20,7 +26,7 @@ class CreateRequest:
     """A validated create: the server, the snapshot name and the stored description."""
 
     server_id: int
-    name: str
+    name: str | None  # None only when a fault defaults a missing name (the store then names it)
     description: str | None
 
 
@@ -29,11 +35,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes, options: TargetOptions | None = None) -> Any:
     """Decode a JSON document; anything undecodable is a 400, never a crash."""
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        if (
+            isinstance(exc, RecursionError)
+            and options is not None
+            and options.fault("robust-deep-nesting-500")
+        ):
+            raise server_error() from exc  # only ValueError was caught: nesting crashes the request
         raise ApiError(
             400, "parse_error", "JSON parse error - the body is not a valid JSON document."
         ) from exc
@@ -67,6 +79,8 @@ def _server_id(body: dict[str, Any], options: TargetOptions) -> tuple[int | None
     value = body["server_id"]
     if value is None:
         return None, "This field may not be null."
+    if options.fault("valid-bool-server-id") and isinstance(value, int | float) and math.isfinite(value):
+        return int(value), None  # int() coercion: True -> 1, 12345.5 -> 12345
     if isinstance(value, int) and not isinstance(value, bool):
         return value, None
     if isinstance(value, str) and options.variant("numeric-strings"):
@@ -76,20 +90,35 @@ def _server_id(body: dict[str, Any], options: TargetOptions) -> tuple[int | None
     return None, "A valid integer is required."
 
 
-def _name(body: dict[str, Any]) -> tuple[str | None, str | None]:
+def _name_allowed(value: str, options: TargetOptions) -> bool:
+    """Whether a name is made of the documented characters (as the faults get it wrong, when injected)."""
+    if options.fault("valid-unicode-names"):
+        return all(c.isalnum() or c in "-_" for c in value)
+    if options.fault("valid-dollar-anchor"):
+        return _NAME_PATTERN_DOLLAR.match(value) is not None
+    if options.fault("valid-empty-name"):
+        return _NAME_PATTERN_STAR.fullmatch(value) is not None
+    return NAME_PATTERN.fullmatch(value) is not None
+
+
+def _name(body: dict[str, Any], options: TargetOptions) -> tuple[str | None, str | None]:
     """The create's name, or the reason it is refused."""
     if "name" not in body:
+        if options.fault("valid-missing-name-defaulted"):
+            return None, None
         return None, "This field is required."
     value = body["name"]
     if value is None:
         return None, "This field may not be null."
     if not isinstance(value, str):
         return None, "Not a valid string."
-    if not value:
+    if not value and not options.fault("valid-empty-name"):
         return None, "This field may not be blank."
-    if len(value) > NAME_MAX_LENGTH:
+    if len(value) > NAME_MAX_LENGTH and not options.fault("robust-long-name-500"):
         return None, f"Ensure this field has no more than {NAME_MAX_LENGTH} characters."
-    if not NAME_PATTERN.fullmatch(value):
+    if options.fault("valid-name-max-32") and len(value) > _NAME_MAX_LENGTH_32:
+        return None, f"Ensure this field has no more than {_NAME_MAX_LENGTH_32} characters."
+    if not _name_allowed(value, options):
         return None, "Only ASCII letters, digits, hyphens and underscores are allowed."
     return value, None
 
@@ -97,6 +126,8 @@ def _name(body: dict[str, Any]) -> tuple[str | None, str | None]:
 def _description(body: dict[str, Any], options: TargetOptions) -> tuple[str | None, str | None]:
     """The create's stored description, or the reason it is refused."""
     value = body.get("description")
+    if value is None and "description" in body and options.fault("robust-null-description-500"):
+        raise server_error()  # `.strip()` on None
     if value is None:
         return ("" if options.variant("empty-description") else None), None
     if not isinstance(value, str):
@@ -106,21 +137,23 @@ def _description(body: dict[str, Any], options: TargetOptions) -> tuple[str | No
 
 def parse_create(raw: bytes, options: TargetOptions) -> CreateRequest:
     """Validate a create body completely (every field error reported at once) before any lookup."""
-    body = parse_json(raw)
+    body = parse_json(raw, options)
+    if isinstance(body, list) and body and options.fault("valid-array-unwrapped"):
+        body = body[0]
     if not isinstance(body, dict):
         raise invalid(f"Invalid data. Expected a JSON object, but got {_json_type(body)}.")
-    server_id, server_error = _server_id(body, options)
-    name, name_error = _name(body)
+    server_id, server_id_error = _server_id(body, options)
+    name, name_error = _name(body, options)
     description, description_error = _description(body, options)
     problems = [
         f"{field}: {error}"
         for field, error in (
-            ("server_id", server_error),
+            ("server_id", server_id_error),
             ("name", name_error),
             ("description", description_error),
         )
         if error
     ]
-    if problems or server_id is None or name is None:
+    if problems or server_id is None:  # a None name without a problem is a default (a fault)
         raise invalid(" ".join(problems))
     return CreateRequest(server_id, name, description)
