@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vpsconform.client import SNAPSHOTS, json_or_none
+from vpsconform.client import SNAPSHOTS
 
 # A snapshot id and server id that no account has: the reference of "does not exist" for auth-first checks.
 ABSENT_ID = 2_000_000_001
@@ -75,8 +75,8 @@ def test_auth_is_checked_before_validation(anon_api, check):
 
 
 @pytest.mark.requirement("AUTH-06", "AUTH-07", "AUTH-08")
-def test_valid_token_is_accepted_and_challenges_name_bearer(api, anon_api, check):
-    """The configured token passes; 401 answers carry a Bearer challenge; the scheme is case-insensitive."""
+def test_valid_token_is_accepted_and_challenges_name_bearer(api, anon_api, check, servers):
+    """The token passes on every operation; 401s carry a Bearer challenge; the scheme is case-insensitive."""
     response = api.list_snapshots()
     check.that(
         "AUTH-06",
@@ -98,9 +98,17 @@ def test_valid_token_is_accepted_and_challenges_name_bearer(api, anon_api, check
     check.that(
         "AUTH-08", lower.status_code == 200, f"lower-case scheme: got {lower.status_code}", evidence=lower
     )
-    check.that(
-        "AUTH-06",
-        isinstance(json_or_none(response), dict),
-        "list answered with a JSON object",
-        evidence=response,
-    )
+    attempts = {
+        "create with an invalid name": api.request(
+            "POST", SNAPSHOTS, json_body={"server_id": servers.ids[0], "name": "not valid!"}
+        ),
+        "restore of an absent snapshot": api.restore_snapshot(ABSENT_ID),
+        "delete of an absent snapshot": api.delete_snapshot(ABSENT_ID),
+    }
+    for what, attempt in attempts.items():  # none of these can succeed, but none may refuse the token
+        check.that(
+            "AUTH-06",
+            attempt.status_code != 401,
+            f"{what}, valid token: got {attempt.status_code}",
+            evidence=attempt,
+        )

@@ -547,6 +547,7 @@ class Servers:
     def __init__(self, state: RunState) -> None:
         self._state = state
         self._turn = 0
+        self._stuck: set[int] = set()
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -568,12 +569,22 @@ class Servers:
         held = count if isinstance(count, int) and not isinstance(count, bool) else len(body["results"])
         return SNAPSHOT_LIMIT - max(held, len(body["results"]))
 
-    def wait_idle(self, server_id: int) -> None:
-        """Wait (bounded by the restore window) until the server is not restoring."""
+    def wait_idle(self, server_id: int) -> bool:
+        """Wait (bounded by the restore window) until the server is not restoring; False if it still is.
+
+        A server still restoring after the documented window is set aside for the rest of the run, so one
+        restore that never ends cannot make every later test fail for want of an idle server.
+        """
+        if server_id in self._stuck:
+            return False
         if server_status(self._state.client("main"), server_id) == "restoring":
-            watch_restore(
+            finished, _ = watch_restore(
                 self._state.client("main"), server_id, self._state.timing, notify=self._state.notify
             )
+            if finished is None and server_status(self._state.client("main"), server_id) == "restoring":
+                self._stuck.add(server_id)
+                return False
+        return True
 
     @contextmanager
     def lease(self, room: int = 1, *, exclude: tuple[int, ...] = ()) -> Iterator[int | None]:
@@ -582,9 +593,8 @@ class Servers:
         order = [*self.ids[self._turn % len(self.ids) :], *self.ids[: self._turn % len(self.ids)]]
         self._turn += 1
         for server_id in order:
-            if server_id in exclude:
+            if server_id in exclude or not self.wait_idle(server_id):
                 continue
-            self.wait_idle(server_id)
             if self.room(server_id) >= room:
                 try:
                     yield server_id
