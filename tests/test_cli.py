@@ -146,3 +146,76 @@ def test_remote_run_writes_reports_without_the_token(reference_target: RunningTa
             text = path.read_text(errors="replace")
             assert not any(secret in text for secret in secrets), path
     assert not any(secret in done.stdout + done.stderr for secret in secrets)
+
+
+def test_default_run_is_conformant_and_complete(tmp_path: Path) -> None:
+    """The README's main job: every catalog requirement gets a verdict, none fails, in well under 60 s."""
+    done = vpsconform("run", "--report-dir", str(tmp_path), "--seed", "3")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "conformant"
+    verdicts = {r["id"]: r["verdict"] for r in report["requirements"]}
+    from vpsconform.catalog import load_requirements
+
+    assert set(verdicts) == set(load_requirements())
+    assert {v for v in verdicts.values()} <= {"pass", "warn"}, {
+        k: v for k, v in verdicts.items() if v != "pass"
+    }
+    assert report["cleanup"]["left"] == 0 and report["cleanup"]["created"] == report["cleanup"]["deleted"] > 0
+    assert report["duration_s"] < 60
+    assert "verdict: conformant" in done.stdout
+
+
+def test_pytest_and_the_cli_reach_the_same_verdicts(reference_target: RunningTarget, tmp_path: Path) -> None:
+    """`pytest suites/` with the same options is the same run as `vpsconform run`."""
+    foreign = reference_target.account("foreign")
+    common = [
+        *remote_args(reference_target),
+        "--foreign-token",
+        foreign.token,
+        "--time-scale",
+        "0.01",
+        "--seed",
+        "11",
+        "--probe-write",
+        reference_target.probe_write_command,
+        "--probe-read",
+        reference_target.probe_read_command,
+    ]
+    cli = vpsconform(
+        "run", *common, "--select", "auth or validation or tenant", "--report-dir", str(tmp_path / "cli")
+    )
+    assert cli.returncode == 0, cli.stdout[-2000:] + cli.stderr
+    suites = Path(__file__).resolve().parents[1] / "suites"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VPSCONFORM_")}
+    direct = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(suites),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *common,
+            "-k",
+            "auth or validation or tenant",
+            "--report-dir",
+            str(tmp_path / "pytest"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=base,
+        check=False,
+    )
+    assert direct.returncode == 0, direct.stdout[-2000:] + direct.stderr
+    verdicts = [
+        {
+            r["id"]: r["verdict"]
+            for r in json.loads((tmp_path / run / "report.json").read_text())["requirements"]
+        }
+        for run in ("cli", "pytest")
+    ]
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0]["TENANT-02"] == "pass" and verdicts[0]["VALID-03"] == "pass"
