@@ -15,9 +15,8 @@ other on a single server otherwise):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
@@ -37,17 +36,6 @@ class Outcome:
     reason: str | None = None  # set when the scenario could not reach a verdict
     during: bool = False  # point in time: E was written while the snapshot was still in progress
     created: list[int] = field(default_factory=list)
-
-
-@contextmanager
-def lease_avoiding(servers, room: int, avoid: tuple[int, ...]) -> Iterator[int | None]:
-    """A server with `room` free slots, preferably not one of `avoid` (other suites start with the first)."""
-    with servers.lease(room=room, exclude=avoid) as server_id:
-        if server_id is not None:
-            yield server_id
-            return
-    with servers.lease(room=room) as server_id:
-        yield server_id
 
 
 class Scenario:
@@ -173,14 +161,13 @@ def test_restore_brings_back_the_snapshot_data(
       any other data (a stale or foreign copy).
     - DATA-03: a snapshot copied when its job completes instead of when it was created (E read back).
     """
-    ids = servers.ids
     with ExitStack() as stack:
-        first = stack.enter_context(lease_avoiding(servers, 2, tuple(ids[:2])))
+        first = stack.enter_context(servers.lease(room=2))
         if first is None:
             for rid in ALL:
                 check.inconclusive(rid, "no configured server has 2 free snapshot slots")
             return
-        second = stack.enter_context(lease_avoiding(servers, 1, (first, *ids[:2])))
+        second = stack.enter_context(servers.lease(room=1, exclude=(first,)))
         if second == first:
             second = None
 

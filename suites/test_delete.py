@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -15,17 +13,6 @@ from vpsconform.observe import watch_restore
 
 
 # Helpers --
-@contextmanager
-def lease_first(servers: Any, rooms: tuple[int, ...]) -> Iterator[int | None]:
-    """A server with the first of ``rooms`` free slots that some configured server has (None if none has)."""
-    for room in rooms:
-        with servers.lease(room=room) as server_id:
-            if server_id is not None:
-                yield server_id
-                return
-    yield None
-
-
 def listed_ids(api: ApiClient, server_id: int | None) -> set[str] | None:
     """Ids in one list answer (filtered by server or not), or None when the answer is not a readable list."""
     response = api.list_snapshots(server_id)
@@ -48,42 +35,6 @@ def empty_body(response: httpx.Response) -> tuple[bool, str]:
     return ok, f"{len(response.content)} body byte(s), Content-Length {length!r}"
 
 
-@pytest.fixture
-def asked(snapshots: Any, timing: Any) -> Iterator[list[tuple[ApiClient, int, str]]]:
-    """(client, server, name) of every create this test sent. At teardown (before the ``snapshots`` cleanup),
-    a snapshot carrying one of these run-unique names that the cleanup registry does not know (accepted with
-    a success other than 201) is deleted through the client that asked for it."""
-    sent: list[tuple[ApiClient, int, str]] = []
-    yield sent
-    known = {str(snapshot_id) for _, snapshot_id in snapshots.created}
-    for client, server_id, name in sent:
-        for scope in (server_id, None):
-            body = json_or_none(client.list_snapshots(scope))
-            results = body.get("results") if isinstance(body, dict) else None
-            for item in results if isinstance(results, list) else []:
-                if isinstance(item, dict) and item.get("name") == name and str(item.get("id")) not in known:
-                    known.add(str(item.get("id")))
-                    deadline = time.monotonic() + timing.create_max  # a refusal (in progress) is retried
-                    while client.delete_snapshot(item.get("id")).status_code not in (204, 404):
-                        if time.monotonic() > deadline:
-                            break
-                        time.sleep(timing.poll_interval)
-
-
-def create(
-    snapshots: Any, asked: list, client: ApiClient, server_id: int, name: str
-) -> tuple[httpx.Response, dict | None]:
-    """``snapshots.create`` through ``client``, remembering the name for the teardown sweep."""
-    asked.append((client, server_id, name))
-    return snapshots.create(server_id, name=name, client=client)
-
-
-def give_up(check: Any, requirements: tuple[str, ...], reason: str) -> None:
-    """Record that the setup the requirements need could not be made (judged elsewhere), and why."""
-    for rid in requirements:
-        check.inconclusive(rid, reason)
-
-
 def wait_out_restore(api: ApiClient, server_id: int, timing: Any) -> None:
     """A restore was (wrongly) started: wait until it ends, or out the documented maximum if unobservable."""
     _, seen = watch_restore(api, server_id, timing)
@@ -100,7 +51,7 @@ def delete_once(api: ApiClient, snapshot_id: Any) -> httpx.Response:
 # DELETE-01..06 --
 @pytest.mark.requirement("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
 @pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
-def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, asked, names, timing, check):
+def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, names, timing, check):
     """Two completed snapshots; delete one: 204, empty, gone from both lists, restore and delete again 404.
 
     Defects caught:
@@ -117,18 +68,18 @@ def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, asked, na
       for only one, a pre-existing snapshot of the server (only read, never touched).
     """
     declared = ("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
-    with lease_first(servers, (2, 1)) as server_id:
+    with servers.lease(room=(2, 1)) as server_id:
         existing = listed_ids(api, server_id) if server_id is not None else None
         if existing is None:
-            give_up(check, declared, "no configured server had a free snapshot slot")
+            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
             return
         labels = ["del-tgt"] + (["del-keep"] if len(existing) <= 3 else [])
         created = []
         for label in labels:
-            response, body = create(snapshots, asked, api, server_id, names(label))
+            response, body = snapshots.create(server_id, name=names(label), client=api)
             if body is None:
-                give_up(
-                    check, declared, f"setup: create on server {server_id} answered {response.status_code}"
+                check.inconclusive_all(
+                    declared, f"setup: create on server {server_id} answered {response.status_code}"
                 )
                 return
             created.append(body)
@@ -137,8 +88,8 @@ def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, asked, na
         for body in created:
             timeline = snapshots.wait(body)
             if timeline.final != "completed":
-                give_up(
-                    check, declared, f"setup: snapshot {body['id']} ended {timeline.final!r}, not completed"
+                check.inconclusive_all(
+                    declared, f"setup: snapshot {body['id']} ended {timeline.final!r}, not completed"
                 )
                 return
         target = str(created[0]["id"])
@@ -192,7 +143,7 @@ def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, asked, na
 
 # DELETE-07 --
 @pytest.mark.requirement("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
-def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, asked, names, check):
+def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check):
     """Delete a snapshot still in progress: 204 expected (400/409 tolerated, then it must survive and be
     deletable once completed).
 
@@ -205,19 +156,20 @@ def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, asked, names,
     declared = ("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
     with servers.lease(room=1) as server_id:
         if server_id is None:
-            give_up(check, declared, "no configured server had a free snapshot slot")
+            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
             return
-        response, body = create(snapshots, asked, api, server_id, names("del-run"))
+        response, body = snapshots.create(server_id, name=names("del-run"), client=api)
         if body is None:
-            give_up(check, declared, f"setup: create on server {server_id} answered {response.status_code}")
+            check.inconclusive_all(
+                declared, f"setup: create on server {server_id} answered {response.status_code}"
+            )
             return
         snapshot_id = str(body["id"])
         before = views(api, server_id)
         item_listed = any(ids is not None and snapshot_id in ids for ids in before.values())
         status_now = _status_of(api, server_id, snapshot_id)
         if status_now != "in_progress":
-            give_up(
-                check,
+            check.inconclusive_all(
                 declared,
                 f"snapshot {snapshot_id} was {status_now!r} before it could be deleted while in progress",
             )
@@ -268,8 +220,7 @@ def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, asked, names,
             check.inconclusive("DELETE-07", f"snapshot {snapshot_id} was not listed before the delete")
         timeline = snapshots.wait(body)
         if timeline.final != "completed":
-            give_up(
-                check,
+            check.inconclusive_all(
                 declared[1:],
                 f"after the refused delete, snapshot {snapshot_id} ended "
                 f"{timeline.final!r} instead of completing",
@@ -278,7 +229,9 @@ def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, asked, names,
         response = delete_once(api, snapshot_id)
         check.status("DELETE-01", response, f"delete of snapshot {snapshot_id} once completed")
         if not 200 <= response.status_code < 300:
-            give_up(check, ("DELETE-02", "DELETE-03"), f"the delete answered {response.status_code}, not 204")
+            check.inconclusive_all(
+                ("DELETE-02", "DELETE-03"), f"the delete answered {response.status_code}, not 204"
+            )
             return
         ok, detail = empty_body(response)
         check.that(

@@ -10,13 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-from vpsconform.client import ApiClient, TransportError, json_or_none
+from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
 
 SNAPSHOT_LIMIT = 5
 BURST_SIZE = 12  # concurrent creates released together on one server: 5 may succeed, 7 must be refused
@@ -25,30 +24,10 @@ RETRIES_ON_429 = 3
 
 
 # Helpers --
-@contextmanager
-def lease_most_room(servers: Any) -> Iterator[int | None]:
-    """A server with all 5 slots free if there is one, else one with any room, else any idle server."""
-    for room in (SNAPSHOT_LIMIT, 1, 0):
-        with servers.lease(room=room) as server_id:
-            if server_id is not None:
-                yield server_id
-                return
-    yield None
-
-
-def results_of(response: httpx.Response) -> list[dict[str, Any]] | None:
-    """The items of a 200 list answer, or None when the answer is not a readable list."""
-    body = json_or_none(response)
-    results = body.get("results") if isinstance(body, dict) else None
-    if response.status_code != 200 or not isinstance(results, list):
-        return None
-    return [item for item in results if isinstance(item, dict)]
-
-
 def read_list(api: ApiClient, server_id: int | None) -> list[dict[str, Any]] | None:
     """Every item of a list, following a paginated answer's ``next`` link on the same origin (bounded)."""
     response = api.list_snapshots(server_id)
-    items = results_of(response)
+    items = list_items(response)
     pages = 1
     while items is not None and pages < MAX_PAGES:
         body = json_or_none(response)
@@ -60,7 +39,7 @@ def read_list(api: ApiClient, server_id: int | None) -> list[dict[str, Any]] | N
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
             break  # never send the token to another host
         response = api.request("GET", str(url))
-        more = results_of(response)
+        more = list_items(response)
         if more is None:
             break
         items += more
@@ -218,7 +197,7 @@ def test_five_per_server_counting_every_state(api, servers, snapshots, asked, na
     - LIMIT-05: the limit is kept per account instead of per server, so another server's create is refused.
     """
     declared = ("LIMIT-01", "LIMIT-02", "LIMIT-03", "LIMIT-04", "LIMIT-05", "LIMIT-07")
-    with lease_most_room(servers) as server_id:
+    with servers.lease(room=(SNAPSHOT_LIMIT, 1, 0)) as server_id:
         existing = holdings(api, server_id) if server_id is not None else None
         if existing is None:
             for rid in declared:
@@ -369,7 +348,7 @@ def test_concurrent_creates_never_exceed_five(api, servers, snapshots, asked, na
     - LIMIT-01: a counter incremented by every request and not decremented on refusal leaks slots: after the
       burst the server holds fewer than 5, yet a further create is refused.
     """
-    with lease_most_room(servers) as server_id:
+    with servers.lease(room=(SNAPSHOT_LIMIT, 1, 0)) as server_id:
         existing = holdings(api, server_id) if server_id is not None else None
         if server_id is None or existing is None or len(existing) >= SNAPSHOT_LIMIT:
             for rid in ("LIMIT-06", "LIMIT-07", "LIMIT-01"):

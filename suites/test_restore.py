@@ -14,8 +14,6 @@ requirements that need to see the end are inconclusive and the test waits out th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -34,17 +32,6 @@ ALL = (
     "RESTORE-08",
     "TIME-02",
 )
-
-
-@contextmanager
-def lease_avoiding(servers, room: int, avoid: tuple[int, ...]) -> Iterator[int | None]:
-    """A server with `room` free slots, preferably not one of `avoid` (other suites start with the first)."""
-    with servers.lease(room=room, exclude=avoid) as server_id:
-        if server_id is not None:
-            yield server_id
-            return
-    with servers.lease(room=room) as server_id:
-        yield server_id
 
 
 class RestoreWatch:
@@ -124,7 +111,7 @@ def test_restore_lifecycle(api, servers, snapshots, names, check, timing, run_st
     - RESTORE-07 (interpretation): a server left in an undocumented state, or started although it was stopped.
     - RESTORE-08 (interpretation): a restore that consumes (deletes) its snapshot.
     """
-    with lease_avoiding(servers, 1, servers.ids[:1]) as server_id:
+    with servers.lease(room=1) as server_id:
         if server_id is None:
             for rid in ALL:
                 check.inconclusive(rid, "no configured server has a free snapshot slot")

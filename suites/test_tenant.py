@@ -9,40 +9,18 @@ one carrying this run's unique snapshot name (ids alone are not used: a provider
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-from vpsconform.client import ApiClient, json_or_none
+from vpsconform.client import ApiClient, list_items
 from vpsconform.observe import watch_restore
 
 SNAPSHOT_LIMIT = 5
 
 
 # Helpers --
-@contextmanager
-def lease_first(servers: Any, rooms: tuple[int, ...]) -> Iterator[int | None]:
-    """A server with the first of ``rooms`` free slots that some configured server has (None if none has)."""
-    for room in rooms:
-        with servers.lease(room=room) as server_id:
-            if server_id is not None:
-                yield server_id
-                return
-    yield None
-
-
-def results_of(response: httpx.Response) -> list[dict[str, Any]] | None:
-    """The items of a 200 list answer, or None when the answer is not a readable list."""
-    body = json_or_none(response)
-    results = body.get("results") if isinstance(body, dict) else None
-    if response.status_code != 200 or not isinstance(results, list):
-        return None
-    return [item for item in results if isinstance(item, dict)]
-
-
 def server_of(item: dict[str, Any]) -> str:
     """The id of the server a list item names, as text."""
     server = item.get("server")
@@ -54,46 +32,10 @@ def leaks(items: list[dict[str, Any]], server_id: int, name: str) -> list[Any]:
     return [item.get("id") for item in items if server_of(item) == str(server_id) or item.get("name") == name]
 
 
-@pytest.fixture
-def asked(snapshots: Any, timing: Any) -> Iterator[list[tuple[ApiClient, int, str]]]:
-    """(client, server, name) of every create this test sent. At teardown (before the ``snapshots`` cleanup),
-    a snapshot carrying one of these run-unique names that the cleanup registry does not know (accepted with
-    a success other than 201) is deleted through the client that asked for it."""
-    sent: list[tuple[ApiClient, int, str]] = []
-    yield sent
-    known = {str(snapshot_id) for _, snapshot_id in snapshots.created}
-    for client, server_id, name in sent:
-        for scope in (server_id, None):
-            body = json_or_none(client.list_snapshots(scope))
-            results = body.get("results") if isinstance(body, dict) else None
-            for item in results if isinstance(results, list) else []:
-                if isinstance(item, dict) and item.get("name") == name and str(item.get("id")) not in known:
-                    known.add(str(item.get("id")))
-                    deadline = time.monotonic() + timing.create_max  # a refusal (in progress) is retried
-                    while client.delete_snapshot(item.get("id")).status_code not in (204, 404):
-                        if time.monotonic() > deadline:
-                            break
-                        time.sleep(timing.poll_interval)
-
-
-def create(
-    snapshots: Any, asked: list, client: ApiClient, server_id: int, name: str
-) -> tuple[httpx.Response, dict | None]:
-    """``snapshots.create`` through ``client``, remembering the name for the teardown sweep."""
-    asked.append((client, server_id, name))
-    return snapshots.create(server_id, name=name, client=client)
-
-
-def give_up(check: Any, requirements: tuple[str, ...], reason: str) -> None:
-    """Record that the setup the requirements need could not be made, and why."""
-    for rid in requirements:
-        check.inconclusive(rid, reason)
-
-
 def account_works(client: ApiClient) -> httpx.Response | None:
     """None when the account's token is accepted (its list answers 200), else the answer saying otherwise."""
     response = client.list_snapshots()
-    return None if results_of(response) is not None else response
+    return None if list_items(response) is not None else response
 
 
 def check_not_listed(
@@ -101,7 +43,7 @@ def check_not_listed(
 ) -> None:
     """``viewer``'s list, unfiltered and filtered by ``server_id``, shows nothing of that server or name."""
     unfiltered = viewer.list_snapshots()
-    items = results_of(unfiltered)
+    items = list_items(unfiltered)
     if items is None:
         check.inconclusive(
             rid, f"{who}'s list {moment} answered {unfiltered.status_code}, not a readable list"
@@ -119,7 +61,7 @@ def check_not_listed(
     if filtered.status_code == 401:
         check.inconclusive(rid, f"{who}'s list filtered by server {server_id} {moment} answered 401")
         return
-    items = results_of(filtered) or []  # any refusal (400/403/404) shows nothing: LIST-06 judges its code
+    items = list_items(filtered) or []  # any refusal (400/403/404) shows nothing: LIST-06 judges its code
     found = leaks(items, server_id, name)
     check.that(
         rid,
@@ -141,7 +83,7 @@ def wait_out_restore(api: ApiClient, server_id: int, timing: Any) -> None:
 @pytest.mark.requirement("TENANT-01", "TENANT-02", "TENANT-03")
 @pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
 def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
-    api, foreign_api, servers, snapshots, asked, names, timing, check
+    api, foreign_api, servers, snapshots, names, timing, check
 ):
     """Our completed snapshot is invisible to the other account, and its restore and delete get 404.
 
@@ -157,20 +99,21 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
     declared = ("TENANT-01", "TENANT-02", "TENANT-03")
     refused = account_works(foreign_api)
     if refused is not None:
-        give_up(
-            check,
+        check.inconclusive_all(
             declared,
             f"the foreign account's list answered {refused.status_code}: its token is not usable",
         )
         return
     with servers.lease(room=1) as server_id:
         if server_id is None:
-            give_up(check, declared, "no configured server had a free snapshot slot")
+            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
             return
         name = names("ten-ours")
-        response, body = create(snapshots, asked, api, server_id, name)
+        response, body = snapshots.create(server_id, name=name, client=api)
         if body is None:
-            give_up(check, declared, f"setup: create on server {server_id} answered {response.status_code}")
+            check.inconclusive_all(
+                declared, f"setup: create on server {server_id} answered {response.status_code}"
+            )
             return
         snapshot_id = body["id"]
         check_not_listed(
@@ -180,8 +123,8 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
         # Completed, so a target without an ownership check would accept the restore, not refuse its state.
         timeline = snapshots.wait(body)
         if timeline.final != "completed":
-            give_up(
-                check, declared[1:], f"setup: snapshot {snapshot_id} ended {timeline.final!r}, not completed"
+            check.inconclusive_all(
+                declared[1:], f"setup: snapshot {snapshot_id} ended {timeline.final!r}, not completed"
             )
             return
         check_not_listed(
@@ -195,7 +138,7 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
 
         delete = foreign_api.delete_snapshot(snapshot_id)
         check.status("TENANT-03", delete, f"foreign account's delete of our snapshot {snapshot_id}")
-        listed = results_of(api.list_snapshots(server_id))
+        listed = list_items(api.list_snapshots(server_id))
         if listed is None:
             check.inconclusive("TENANT-03", "our filtered list could not be read after the foreign delete")
         else:
@@ -211,7 +154,7 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
 # TENANT-04: another account cannot snapshot our server --
 @pytest.mark.requirement("TENANT-04")
 def test_foreign_account_cannot_create_on_our_server(
-    api, foreign_api, servers, snapshots, asked, names, timing, check
+    api, foreign_api, servers, snapshots, names, timing, check
 ):
     """The other account's create on our server (which has room) gets 404, and nothing appears on it.
 
@@ -227,20 +170,20 @@ def test_foreign_account_cannot_create_on_our_server(
     if refused is not None:
         check.inconclusive("TENANT-04", f"the foreign account's list answered {refused.status_code}")
         return
-    with lease_first(servers, (1, 0)) as server_id:
+    with servers.lease(room=(1, 0)) as server_id:
         if server_id is None:
             check.inconclusive("TENANT-04", "no configured server is idle with a readable snapshot list")
             return
         full = servers.room(server_id) < 1
         name = names("ten-intr")
-        response, _ = create(snapshots, asked, foreign_api, server_id, name)
+        response, _ = snapshots.create(server_id, name=name, client=foreign_api)
         if full and response.status_code == 400:
             check.inconclusive(
                 "TENANT-04", f"our server {server_id} is full: the foreign create's 400 may be the limit's"
             )
         else:
             check.status("TENANT-04", response, f"foreign account's create on our server {server_id}")
-        ours = results_of(api.list_snapshots(server_id))
+        ours = list_items(api.list_snapshots(server_id))
         if ours is None:
             check.inconclusive("TENANT-04", "our filtered list could not be read after the foreign create")
             return
@@ -260,7 +203,7 @@ def test_foreign_account_cannot_create_on_our_server(
 # TENANT-05: our list never shows another account's snapshots --
 @pytest.mark.requirement("TENANT-05")
 @pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
-def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, snapshots, asked, names, check):
+def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, snapshots, names, check):
     """The other account snapshots one of its own servers; our list never shows it, in progress or completed.
 
     Defects caught:
@@ -278,7 +221,7 @@ def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, sn
         return
     foreign_server = None
     for candidate in run_config.foreign_server_ids:
-        held = results_of(foreign_api.list_snapshots(candidate))
+        held = list_items(foreign_api.list_snapshots(candidate))
         if held is not None and len(held) < SNAPSHOT_LIMIT:
             foreign_server = candidate
             break
@@ -286,7 +229,7 @@ def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, sn
         check.inconclusive("TENANT-05", "no configured foreign server had a free snapshot slot")
         return
     name = names("ten-thrs")
-    response, body = create(snapshots, asked, foreign_api, foreign_server, name)
+    response, body = snapshots.create(foreign_server, name=name, client=foreign_api)
     if body is None:
         check.inconclusive(
             "TENANT-05",

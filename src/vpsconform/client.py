@@ -239,6 +239,15 @@ class ApiClient:
         return self.request("GET", f"{SERVERS}{server_id}/")
 
 
+def list_items(response: httpx.Response) -> list[dict[str, Any]] | None:
+    """The items of a 200 list answer, or None when the answer is not a readable list."""
+    body = json_or_none(response)
+    results = body.get("results") if isinstance(body, dict) else None
+    if response.status_code != 200 or not isinstance(results, list):
+        return None
+    return [item for item in results if isinstance(item, dict)]
+
+
 def json_or_none(response: httpx.Response) -> Any:
     """The response's JSON body, or None when it has none or it is not JSON."""
     try:

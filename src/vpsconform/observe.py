@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from vpsconform.client import ApiClient, json_or_none
+from vpsconform.client import ApiClient, json_or_none, list_items
 
 CREATE_MAX_MINUTES = 10
 RESTORE_MAX_MINUTES = 15
@@ -85,11 +85,8 @@ class Timeline:
 
 def find_snapshot(api: ApiClient, snapshot_id: int, server_id: int | None) -> dict[str, Any] | None:
     """The list item of one snapshot (looked up through the server filter), or None when it is absent."""
-    body = json_or_none(api.list_snapshots(server_id))
-    results = body.get("results") if isinstance(body, dict) else None
-    if not isinstance(results, list):
-        return None
-    return next((item for item in results if isinstance(item, dict) and item.get("id") == snapshot_id), None)
+    items = list_items(api.list_snapshots(server_id)) or []
+    return next((item for item in items if item.get("id") == snapshot_id), None)
 
 
 def watch_snapshot(

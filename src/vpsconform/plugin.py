@@ -22,7 +22,15 @@ import httpx
 import pytest
 
 from vpsconform.catalog import Requirement, load_requirements
-from vpsconform.client import SNAPSHOTS, ApiClient, Exchange, RateLimiter, TransportError, json_or_none
+from vpsconform.client import (
+    SNAPSHOTS,
+    ApiClient,
+    Exchange,
+    RateLimiter,
+    TransportError,
+    json_or_none,
+    list_items,
+)
 from vpsconform.config import PROFILES, ConfigError, RunConfig, build_config, default_report_dir
 from vpsconform.ledger import Entry, Ledger
 from vpsconform.observe import Timeline, Timing, find_snapshot, server_status, watch_restore, watch_snapshot
@@ -180,11 +188,10 @@ class RunState:
         prefix = f"vpsc-{self.run_id}-"
         for account, server_ids in accounts:
             for server_id in server_ids:
-                body = json_or_none(self.client(account).list_snapshots(server_id))
-                items = body.get("results") if isinstance(body, dict) else None
+                items = list_items(self.client(account).list_snapshots(server_id)) or []
                 alive = {e.snapshot_id for e in self.ledger.alive(account)}
-                for item in items if isinstance(items, list) else []:
-                    if isinstance(item, dict) and str(item.get("name", "")).startswith(prefix):
+                for item in items:
+                    if str(item.get("name", "")).startswith(prefix):
                         snapshot_id = item.get("id")
                         if isinstance(snapshot_id, int) and snapshot_id not in alive:
                             self.ledger.created(account, snapshot_id, server_id)  # ours, still there
@@ -497,18 +504,32 @@ class Snapshots:
     def __init__(self, state: RunState) -> None:
         self._state = state
         self.created: list[tuple[str, int]] = []
+        self.asked: list[tuple[ApiClient, int, str]] = []  # every create sent: (client, server, name)
 
     def create(
         self, server_id: int, *, name: str | None = None, client: ApiClient | None = None, **fields: Any
     ) -> tuple[httpx.Response, dict[str, Any] | None]:
         """POST a create; returns the response and, on 201 with an id, its body (registered for cleanup)."""
         api = client or self._state.client("main")
-        response = api.create_snapshot(server_id, name or self._state.unique_name(), **fields)
+        name = name or self._state.unique_name()
+        self.asked.append((api, server_id, name))
+        response = api.create_snapshot(server_id, name, **fields)
         body = json_or_none(response)
         if response.status_code == 201 and isinstance(body, dict) and isinstance(body.get("id"), int):
             self.created.append((api.label, body["id"]))
             return response, body
         return response, None
+
+    def _adopt_by_name(self) -> None:
+        known = {snapshot_id for _, snapshot_id in self.created}
+        for api, server_id, name in self.asked:
+            for scope in (server_id, None):
+                for item in list_items(api.list_snapshots(scope)) or []:
+                    snapshot_id = item.get("id")
+                    if item.get("name") == name and isinstance(snapshot_id, int) and snapshot_id not in known:
+                        known.add(snapshot_id)
+                        self._state.ledger.created(api.label, snapshot_id, server_id)
+                        self.created.append((api.label, snapshot_id))
 
     def wait(
         self, snapshot: dict[str, Any], *, client: ApiClient | None = None, limit: float | None = None
@@ -525,7 +546,13 @@ class Snapshots:
         )
 
     def cleanup(self) -> None:
-        """Delete what this test created and is still alive."""
+        """Delete what this test created and is still alive, including snapshots only found by their name.
+
+        A create answered with another success than 201, or refused yet saved, leaves a snapshot the test
+        never learned the id of; its run-unique name finds it (on the asked server and account-wide).
+        """
+        with contextlib.suppress(TransportError):
+            self._adopt_by_name()
         for account, snapshot_id in self.created:
             for entry in self._state.ledger.alive(account):
                 if entry.snapshot_id == snapshot_id:
@@ -556,9 +583,7 @@ class Servers:
 
     def snapshots_on(self, server_id: int) -> list[dict[str, Any]] | None:
         """The server's current snapshots, first page (None when the list cannot be read)."""
-        body = json_or_none(self._state.client("main").list_snapshots(server_id))
-        results = body.get("results") if isinstance(body, dict) else None
-        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else None
+        return list_items(self._state.client("main").list_snapshots(server_id))
 
     def room(self, server_id: int) -> int:
         """Free snapshot slots on a server (pre-existing snapshots count and are never touched)."""
@@ -587,21 +612,27 @@ class Servers:
         return True
 
     @contextmanager
-    def lease(self, room: int = 1, *, exclude: tuple[int, ...] = ()) -> Iterator[int | None]:
-        """An idle server with ``room`` free slots, or None; servers are taken in turn and left idle."""
-        self._state.notify(f"looking for a server with {room} free snapshot slot(s)")
+    def lease(
+        self, room: int | tuple[int, ...] = 1, *, exclude: tuple[int, ...] = ()
+    ) -> Iterator[int | None]:
+        """An idle server with ``room`` free slots, or None; servers are taken in turn and left idle.
+
+        ``room`` may list acceptable amounts in order of preference, e.g. ``(5, 1)``: a server with all five
+        slots free if there is one, else one with any room.
+        """
+        wanted = (room,) if isinstance(room, int) else room
+        self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
         order = [*self.ids[self._turn % len(self.ids) :], *self.ids[: self._turn % len(self.ids)]]
         self._turn += 1
-        for server_id in order:
-            if server_id in exclude or not self.wait_idle(server_id):
-                continue
-            if self.room(server_id) >= room:
-                try:
-                    yield server_id
-                finally:
-                    self.wait_idle(server_id)
-                return
-        yield None
+        free = {sid: self.room(sid) for sid in order if sid not in exclude and self.wait_idle(sid)}
+        chosen = next((sid for need in wanted for sid, has in free.items() if has >= need), None)
+        if chosen is None:
+            yield None
+            return
+        try:
+            yield chosen
+        finally:
+            self.wait_idle(chosen)
 
 
 @pytest.fixture(scope="session")

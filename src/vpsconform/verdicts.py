@@ -192,6 +192,11 @@ class Checker:
         """Record that the requirement could not be decided here, and why."""
         self.record(requirement, Verdict.INCONCLUSIVE, reason)
 
+    def inconclusive_all(self, requirements: Iterable[str], reason: str) -> None:
+        """Record that none of these requirements could be decided here, and why."""
+        for requirement in requirements:
+            self.inconclusive(requirement, reason)
+
     def failures(self) -> list[Finding]:
         """This test's failed findings so far."""
         return [f for f in self._findings.for_test(self.test) if f.verdict is Verdict.FAIL]
