@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from vpsconform import selftest
 from vpsconform.catalog import load_requirements
 from vpsconform.reference.faults import FAULTS
@@ -17,6 +19,7 @@ def test_every_must_requirement_is_broken_by_some_fault() -> None:
     assert musts - broken == set()
 
 
+@pytest.mark.timeout(1800)  # ~80 full runs of the suite; ~6-7 min on 2 cores
 def test_kill_matrix_is_perfect_and_the_published_strength_is_current(tmp_path: Path) -> None:
     jobs = int(os.environ.get("VPSCONFORM_SELFTEST_JOBS", "4"))
     cells = selftest.run_matrix(selftest.plan(), jobs=jobs, seed=1, profile="standard", report_root=tmp_path)
