@@ -14,6 +14,9 @@ JSON objects parsed leniently or crashing the parser, descriptions of any type s
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -81,14 +84,16 @@ class Bench:
         return response
 
 
-def giving_up(check, requirements: tuple[str, ...]):
-    """A function recording `inconclusive`, with a reason, for each of the test's requirements."""
-
-    def give_up(reason: str) -> None:
-        for rid in requirements:
-            check.inconclusive(rid, reason)
-
-    return give_up
+@contextmanager
+def bench_for(api, snapshots, servers, give_up, names=None) -> Iterator[Bench | None]:
+    """A bench on a leased server, or None after giving up; with ``names``, once a control create passed."""
+    with servers.lease(room=1) as server_id:
+        if server_id is None:
+            give_up("no configured server has a free snapshot slot")
+            yield None
+            return
+        with Bench(api, snapshots, servers, server_id) as bench:
+            yield bench if names is None or control(bench, names, give_up) else None
 
 
 def control(bench: Bench, names, give_up) -> bool:
@@ -159,23 +164,22 @@ def test_names_of_the_documented_characters_are_accepted(api, check, servers, sn
     Catches: a minimum length above 1, a maximum below 64, names that must start with a letter, digits-only
     names refused, underscores or upper case refused, names lower-cased or trimmed on the way in.
     """
-    give_up = giving_up(check, ("VALID-01", "CREATE-02"))
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            return give_up("no configured server has a free snapshot slot")
-        with Bench(api, snapshots, servers, server_id) as bench:
-            for label, name in valid_names(names).items():
-                if not bench.ready():
-                    return give_up("no free snapshot slot left on the leased server")
-                response, body = bench.create(name)
-                check.status("VALID-01", response, f"create with {label} ({name!r})")
-                if body is not None:
-                    check.that(
-                        "CREATE-02",
-                        body.get("name") == name,
-                        f"201 body name is {body.get('name')!r}, sent {name!r}",
-                        evidence=response,
-                    )
+    give_up = partial(check.inconclusive_all, ("VALID-01", "CREATE-02"))
+    with bench_for(api, snapshots, servers, give_up) as bench:
+        if bench is None:
+            return None
+        for label, name in valid_names(names).items():
+            if not bench.ready():
+                return give_up("no free snapshot slot left on the leased server")
+            response, body = bench.create(name)
+            check.status("VALID-01", response, f"create with {label} ({name!r})")
+            if body is not None:
+                check.that(
+                    "CREATE-02",
+                    body.get("name") == name,
+                    f"201 body name is {body.get('name')!r}, sent {name!r}",
+                    evidence=response,
+                )
 
 
 @pytest.mark.requirement("VALID-02", "VALID-03")
@@ -185,21 +189,17 @@ def test_empty_and_invalid_names_are_refused(api, check, servers, snapshots, nam
     Catches: no name check, `\\w`/`isalnum()` checks (é, ß, Cyrillic, full-width digits pass), a regex
     anchored with `$` (trailing newline passes), a blocklist of a few characters, a crash on NUL or emoji.
     """
-    give_up = giving_up(check, ("VALID-02", "VALID-03"))
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            return give_up("no configured server has a free snapshot slot")
-        with Bench(api, snapshots, servers, server_id) as bench:
-            if not control(bench, names, give_up):
-                return None
-            cases = [("VALID-02", "an empty name", "")] + [
-                ("VALID-03", k, v) for k, v in INVALID_NAMES.items()
-            ]
-            for rid, label, name in cases:
-                if not bench.ready():
-                    return give_up("no free snapshot slot left on the leased server")
-                response = bench.post({"server_id": server_id, "name": name})
-                check.status(rid, response, f"create with {label} ({name!r})")
+    give_up = partial(check.inconclusive_all, ("VALID-02", "VALID-03"))
+    with bench_for(api, snapshots, servers, give_up, names) as bench:
+        if bench is None:
+            return None
+        server_id = bench.server_id
+        cases = [("VALID-02", "an empty name", "")] + [("VALID-03", k, v) for k, v in INVALID_NAMES.items()]
+        for rid, label, name in cases:
+            if not bench.ready():
+                return give_up("no free snapshot slot left on the leased server")
+            response = bench.post({"server_id": server_id, "name": name})
+            check.status(rid, response, f"create with {label} ({name!r})")
 
 
 @pytest.mark.requirement("VALID-04", "CREATE-02")
@@ -210,26 +210,25 @@ def test_names_longer_than_64_are_refused_or_kept_whole(api, check, servers, sna
     Catches: a crash (column overflow, 500) or an odd code on long names; a long name accepted but silently
     truncated in the answer.
     """
-    give_up = giving_up(check, ("VALID-04", "CREATE-02"))
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            return give_up("no configured server has a free snapshot slot")
-        with Bench(api, snapshots, servers, server_id) as bench:
-            if not bench.ready():
-                return give_up("no free snapshot slot on the leased server")
-            name = pad(names("long"), length)
-            response, body = bench.create(name)
-            check.status("VALID-04", response, f"create with a name of {length} valid characters")
-            if body is None:
-                return check.inconclusive("CREATE-02", f"the {length}-character name was not accepted")
-            given = body.get("name")
-            size = len(given) if isinstance(given, str) else repr(given)
-            check.that(
-                "CREATE-02",
-                given == name,
-                f"accepted {length}-character name came back as {size} characters",
-                evidence=response,
-            )
+    give_up = partial(check.inconclusive_all, ("VALID-04", "CREATE-02"))
+    with bench_for(api, snapshots, servers, give_up) as bench:
+        if bench is None:
+            return None
+        if not bench.ready():
+            return give_up("no free snapshot slot on the leased server")
+        name = pad(names("long"), length)
+        response, body = bench.create(name)
+        check.status("VALID-04", response, f"create with a name of {length} valid characters")
+        if body is None:
+            return check.inconclusive("CREATE-02", f"the {length}-character name was not accepted")
+        given = body.get("name")
+        size = len(given) if isinstance(given, str) else repr(given)
+        check.that(
+            "CREATE-02",
+            given == name,
+            f"accepted {length}-character name came back as {size} characters",
+            evidence=response,
+        )
 
 
 @pytest.mark.requirement("VALID-05", "VALID-06")
@@ -239,43 +238,41 @@ def test_missing_and_mistyped_fields_are_refused(api, check, servers, snapshots,
     Catches: defaults for required fields, `int()` coercion (1.5 -> the own server, true -> server 1),
     `str()` coercion of names (null -> "None"), lists or objects unwrapped to their content, crashes on types.
     """
-    give_up = giving_up(check, ("VALID-05", "VALID-06"))
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            return give_up("no configured server has a free snapshot slot")
-        with Bench(api, snapshots, servers, server_id) as bench:
-            if not control(bench, names, give_up):
-                return None
-            name = names("typed")
-            cases: list[tuple[str, str, dict[str, Any]]] = [
-                ("VALID-05", "no server_id", {"name": name}),
-                ("VALID-05", "no name", {"server_id": server_id}),
-                ("VALID-05", "no name and a description", {"server_id": server_id, "description": "x"}),
-                ("VALID-05", "an empty object", {}),
-            ]
-            for label, value in {
-                "text": "abc",
-                "true": True,
-                "a fraction": server_id + 0.5,
-                "null": None,
-                "an empty list": [],
-                "a list of the own server": [server_id],
-                "an empty object": {},
-                "an object with the own server": {"id": server_id},
-            }.items():
-                cases.append(("VALID-06", f"server_id {label}", {"server_id": value, "name": name}))
-            for label, value in {
-                "null": None,
-                "an empty list": [],
-                "a list of a valid name": [name],
-                "an empty object": {},
-                "an object with a valid name": {"name": name},
-            }.items():
-                cases.append(("VALID-06", f"name {label}", {"server_id": server_id, "name": value}))
-            for rid, label, body in cases:
-                if not bench.ready():
-                    return give_up("no free snapshot slot left on the leased server")
-                check.status(rid, bench.post(body), f"create with {label}")
+    give_up = partial(check.inconclusive_all, ("VALID-05", "VALID-06"))
+    with bench_for(api, snapshots, servers, give_up, names) as bench:
+        if bench is None:
+            return None
+        server_id = bench.server_id
+        name = names("typed")
+        cases: list[tuple[str, str, dict[str, Any]]] = [
+            ("VALID-05", "no server_id", {"name": name}),
+            ("VALID-05", "no name", {"server_id": server_id}),
+            ("VALID-05", "no name and a description", {"server_id": server_id, "description": "x"}),
+            ("VALID-05", "an empty object", {}),
+        ]
+        for label, value in {
+            "text": "abc",
+            "true": True,
+            "a fraction": server_id + 0.5,
+            "null": None,
+            "an empty list": [],
+            "a list of the own server": [server_id],
+            "an empty object": {},
+            "an object with the own server": {"id": server_id},
+        }.items():
+            cases.append(("VALID-06", f"server_id {label}", {"server_id": value, "name": name}))
+        for label, value in {
+            "null": None,
+            "an empty list": [],
+            "a list of a valid name": [name],
+            "an empty object": {},
+            "an object with a valid name": {"name": name},
+        }.items():
+            cases.append(("VALID-06", f"name {label}", {"server_id": server_id, "name": value}))
+        for rid, label, body in cases:
+            if not bench.ready():
+                return give_up("no free snapshot slot left on the leased server")
+            check.status(rid, bench.post(body), f"create with {label}")
 
 
 @pytest.mark.requirement("VALID-07")
@@ -285,30 +282,28 @@ def test_bodies_that_are_not_json_objects_are_refused(api, check, servers, snaps
     Catches: lenient parsers (single quotes, trailing garbage), an array taken as a batch or for its first
     element, a crash on a body that is not an object or on an empty body.
     """
-    give_up = giving_up(check, ("VALID-07",))
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            return give_up("no configured server has a free snapshot slot")
-        with Bench(api, snapshots, servers, server_id) as bench:
-            if not control(bench, names, give_up):
-                return None
-            valid = f'{{"server_id": {server_id}, "name": "{names("body")}"}}'
-            cases = {
-                "malformed JSON (cut short)": valid[: len(valid) // 2].encode(),
-                "single-quoted pseudo-JSON": valid.replace('"', "'").encode(),
-                "a valid object followed by garbage": (valid + " trailing").encode(),
-                "an array holding a valid object": f"[{valid}]".encode(),
-                "an empty array": b"[]",
-                "a number (the server id)": str(server_id).encode(),
-                "a string": b'"snapshot"',
-                "null": b"null",
-                "true": b"true",
-                "an empty body": b"",
-            }
-            for label, content in cases.items():
-                if not bench.ready():
-                    return give_up("no free snapshot slot left on the leased server")
-                check.status("VALID-07", bench.post(content=content), f"create with {label}")
+    give_up = partial(check.inconclusive_all, ("VALID-07",))
+    with bench_for(api, snapshots, servers, give_up, names) as bench:
+        if bench is None:
+            return None
+        server_id = bench.server_id
+        valid = f'{{"server_id": {server_id}, "name": "{names("body")}"}}'
+        cases = {
+            "malformed JSON (cut short)": valid[: len(valid) // 2].encode(),
+            "single-quoted pseudo-JSON": valid.replace('"', "'").encode(),
+            "a valid object followed by garbage": (valid + " trailing").encode(),
+            "an array holding a valid object": f"[{valid}]".encode(),
+            "an empty array": b"[]",
+            "a number (the server id)": str(server_id).encode(),
+            "a string": b'"snapshot"',
+            "null": b"null",
+            "true": b"true",
+            "an empty body": b"",
+        }
+        for label, content in cases.items():
+            if not bench.ready():
+                return give_up("no free snapshot slot left on the leased server")
+            check.status("VALID-07", bench.post(content=content), f"create with {label}")
 
 
 @pytest.mark.requirement("VALID-08")
@@ -318,15 +313,13 @@ def test_description_that_is_not_text_is_refused(api, check, servers, snapshots,
     Catches: descriptions stored as whatever JSON arrives (a list or object where clients expect text), and
     crashes on such values.
     """
-    give_up = giving_up(check, ("VALID-08",))
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            return give_up("no configured server has a free snapshot slot")
-        with Bench(api, snapshots, servers, server_id) as bench:
-            if not control(bench, names, give_up):
-                return None
-            for label, value in {"a number": 123, "a list": [], "an object": {}}.items():
-                if not bench.ready():
-                    return give_up("no free snapshot slot left on the leased server")
-                body = {"server_id": server_id, "name": names("desc"), "description": value}
-                check.status("VALID-08", bench.post(body), f"create with description {label} ({value!r})")
+    give_up = partial(check.inconclusive_all, ("VALID-08",))
+    with bench_for(api, snapshots, servers, give_up, names) as bench:
+        if bench is None:
+            return None
+        server_id = bench.server_id
+        for label, value in {"a number": 123, "a list": [], "an object": {}}.items():
+            if not bench.ready():
+                return give_up("no free snapshot slot left on the leased server")
+            body = {"server_id": server_id, "name": names("desc"), "description": value}
+            check.status("VALID-08", bench.post(body), f"create with description {label} ({value!r})")
