@@ -16,37 +16,25 @@ from typing import Any
 import httpx
 import pytest
 
-from vpsconform.client import SNAPSHOTS, json_or_none
+from vpsconform.client import SNAPSHOTS, server_of
 from vpsconform.observe import server_status, watch_restore
 
 #: Documented shortest restore ("This may take 5-15 minutes"), in production minutes.
 RESTORE_MIN_MINUTES = 5
-#: How many `next` pages a list walk follows at most (the docs show no pagination; a provider may add it).
-MAX_PAGES = 20
 _MISSING = object()
-
-
-def server_of(item: Any) -> Any:
-    """The `server.id` of a snapshot object (None when it has no server object)."""
-    server = item.get("server") if isinstance(item, dict) else None
-    return server.get("id") if isinstance(server, dict) else None
 
 
 def listed_ids(api, server_id: int) -> tuple[httpx.Response, dict[Any, dict[str, Any]]]:
     """The server's filtered list answer and its items by id (every page, should the provider paginate)."""
-    first = response = api.list_snapshots(server_id)
-    items: dict[Any, dict[str, Any]] = {}
-    for _ in range(MAX_PAGES):
-        body = json_or_none(response) if response.status_code == 200 else None
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            break
-        items.update((r.get("id"), r) for r in results if isinstance(r, dict))
-        link = body.get("next")
-        if not isinstance(link, str) or not link:
-            break
-        response = api.request("GET", str(response.request.url.join(link)))
-    return first, items
+    first, items = api.list_all(server_id)
+    return first, {item.get("id"): item for item in items or []}
+
+
+def description_is_empty(check, where: str, item: dict[str, Any], evidence: httpx.Response) -> None:
+    """CREATE-07: a snapshot created without a description shows it as null or "" (or omits it)."""
+    given = item.get("description", _MISSING)
+    shown = "(absent)" if given is _MISSING else repr(given)
+    check.that("CREATE-07", given in (None, ""), f"{where} description is {shown}", evidence=evidence)
 
 
 def no_room(check, *requirements: str) -> None:
@@ -165,25 +153,13 @@ def test_omitted_description_comes_back_empty(api, check, servers, snapshots, na
         if body is None:
             check.inconclusive("CREATE-07", f"the create without description answered {response.status_code}")
             return
-        given = body.get("description", _MISSING)
-        check.that(
-            "CREATE-07",
-            given in (None, ""),
-            f"201 body description is {'(absent)' if given is _MISSING else repr(given)}",
-            evidence=response,
-        )
+        description_is_empty(check, "201 body", body, response)
         listing, items = listed_ids(api, server_id)
         item = items.get(body["id"])
         if item is None:
             check.inconclusive("CREATE-07", f"snapshot {body['id']} is not in its server's list")
             return
-        given = item.get("description", _MISSING)
-        check.that(
-            "CREATE-07",
-            given in (None, ""),
-            f"listed description is {'(absent)' if given is _MISSING else repr(given)}",
-            evidence=listing,
-        )
+        description_is_empty(check, "listed", item, listing)
         # An explicit null is "no description" too: taken (and rendered empty) or refused, never a crash.
         if api.delete_snapshot(body["id"]).status_code != 204:
             check.inconclusive("CREATE-07", "no slot freed for the create with description null")
@@ -195,14 +171,7 @@ def test_omitted_description_comes_back_empty(api, check, servers, snapshots, na
                 "CREATE-07", 400 <= code < 500, f"create with description null: got {code}", evidence=response
             )
             return
-        given = body.get("description", _MISSING)
-        check.that(
-            "CREATE-07",
-            given in (None, ""),
-            f"description null accepted: 201 body description is "
-            f"{'(absent)' if given is _MISSING else repr(given)}",
-            evidence=response,
-        )
+        description_is_empty(check, "description null accepted: 201 body", body, response)
 
 
 @pytest.mark.requirement("CREATE-08", "CREATE-02")

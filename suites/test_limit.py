@@ -15,38 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
+from vpsconform.client import ApiClient, TransportError, json_or_none, server_of
 
 SNAPSHOT_LIMIT = 5
 BURST_SIZE = 12  # concurrent creates released together on one server: 5 may succeed, 7 must be refused
-MAX_PAGES = 10  # pages of a paginated list followed (same origin only) before counting stops
 RETRIES_ON_429 = 3
 
 
 # Helpers --
-def read_list(api: ApiClient, server_id: int | None) -> list[dict[str, Any]] | None:
-    """Every item of a list, following a paginated answer's ``next`` link on the same origin (bounded)."""
-    response = api.list_snapshots(server_id)
-    items = list_items(response)
-    pages = 1
-    while items is not None and pages < MAX_PAGES:
-        body = json_or_none(response)
-        link = body.get("next") if isinstance(body, dict) else None
-        if not isinstance(link, str) or not link:
-            break
-        url = httpx.URL(api.base_url).join(link)
-        base = httpx.URL(api.base_url)
-        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
-            break  # never send the token to another host
-        response = api.request("GET", str(url))
-        more = list_items(response)
-        if more is None:
-            break
-        items += more
-        pages += 1
-    return items
-
-
 @pytest.fixture
 def asked(api: ApiClient, snapshots: Any, timing: Any) -> Iterator[dict[int, set[str]]]:
     """The names this test sent in creates, by server. At teardown (before the ``snapshots`` cleanup), any
@@ -79,12 +55,6 @@ def create(
     return response, body
 
 
-def server_of(item: dict[str, Any]) -> Any:
-    """The id of the server a list item names."""
-    server = item.get("server")
-    return server.get("id") if isinstance(server, dict) else None
-
-
 def same_id(a: Any, b: Any) -> bool:
     """Ids compared as the API might render them (an integer, or its decimal string)."""
     return not isinstance(a, bool) and a is not None and str(a) == str(b)
@@ -99,7 +69,7 @@ def holdings(api: ApiClient, server_id: int) -> list[dict[str, Any]] | None:
     seen: dict[Any, dict[str, Any]] = {}
     readable = False
     for scope in (server_id, None):
-        items = read_list(api, scope)
+        _, items = api.list_all(scope)
         if items is None:
             continue
         readable = True
@@ -178,6 +148,24 @@ def refused_create_created_nothing(
     return after
 
 
+def after_refusal(
+    check: Any,
+    api: ApiClient,
+    server_id: int,
+    before: list[dict[str, Any]],
+    refused_name: str,
+    response: httpx.Response,
+    extra: dict[str, Any] | None,
+    timing: Any,
+) -> None:
+    """After a create beyond the limit: take a wrongly accepted one back out, or judge what a refusal left."""
+    if extra is not None:
+        remove(api, extra["id"], timing)  # wrongly accepted: take it back out so the server holds 5 again
+    elif 400 <= response.status_code < 500:
+        what = f"create refused with {response.status_code}"
+        refused_create_created_nothing(check, api, server_id, before, refused_name, what, timing)
+
+
 # LIMIT-01..05, LIMIT-07: fill a server, refuse the sixth in every state, delete frees a slot --
 @pytest.mark.requirement("LIMIT-01", "LIMIT-02", "LIMIT-03", "LIMIT-04", "LIMIT-05", "LIMIT-07")
 @pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
@@ -241,18 +229,7 @@ def test_five_per_server_counting_every_state(api, servers, snapshots, asked, na
         rid = full_requirement(held)
         judged = {rid}
         check.status(rid, response, f"create on server {server_id} holding {describe(held)}")
-        if extra is not None:
-            remove(api, extra["id"], timing)  # wrongly accepted: take it back out so the server holds 5 again
-        elif 400 <= response.status_code < 500:
-            refused_create_created_nothing(
-                check,
-                api,
-                server_id,
-                before,
-                refused_name,
-                f"create refused with {response.status_code}",
-                timing,
-            )
+        after_refusal(check, api, server_id, before, refused_name, response, extra, timing)
 
         # LIMIT-05: while this server is full, another server still takes a snapshot.
         full_now = holdings(api, server_id) or []
@@ -288,18 +265,7 @@ def test_five_per_server_counting_every_state(api, servers, snapshots, asked, na
             response, extra = create(snapshots, server_id, refused_name, timing, asked)
             judged.add("LIMIT-03")
             check.status("LIMIT-03", response, f"create on server {server_id} holding {describe(before)}")
-            if extra is not None:
-                remove(api, extra["id"], timing)
-            elif 400 <= response.status_code < 500:
-                refused_create_created_nothing(
-                    check,
-                    api,
-                    server_id,
-                    before,
-                    refused_name,
-                    f"create refused with {response.status_code}",
-                    timing,
-                )
+            after_refusal(check, api, server_id, before, refused_name, response, extra, timing)
         if "LIMIT-02" not in judged:
             check.inconclusive(
                 "LIMIT-02",

@@ -11,39 +11,15 @@ of nothing answered 200/204; path ids parsed leniently (`int(float(x))`, `parseI
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-
-from vpsconform.client import json_or_none
 
 #: Well-formed positive ids that no account is expected to have (each is checked before use).
 ABSENT_IDS = (2_000_000_001, 987_654_321)
-MAX_PAGES = 50
-
-
-def all_snapshots(api, server_id: Any = None) -> list[dict[str, Any]] | None:
-    """Every listed snapshot of the account (following `next` links), or None when the list cannot be read."""
-    response = api.list_snapshots(server_id)
-    items: list[dict[str, Any]] = []
-    for _ in range(MAX_PAGES):
-        body = json_or_none(response) if response.status_code == 200 else None
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            return None  # a page that cannot be read: the account's snapshots are not known
-        items.extend(r for r in results if isinstance(r, dict))
-        link = body.get("next")
-        if not isinstance(link, str) or not link:
-            break
-        response = api.request("GET", str(response.request.url.join(link)))
-    else:
-        return None  # more pages than we follow: not known in full
-    return items
 
 
 def absent_snapshot_ids(api) -> list[int] | None:
     """The ABSENT_IDS that are not snapshots of the account (None when the list cannot be read)."""
-    items = all_snapshots(api)
+    _, items = api.list_all()
     if items is None:
         return None
     taken = {item.get("id") for item in items}
@@ -59,7 +35,7 @@ def test_create_on_a_server_that_does_not_exist(api, check, snapshots, names):
     """
     tried = 0
     for server_id in ABSENT_IDS:
-        if api.get_server(server_id).status_code == 200 or all_snapshots(api, server_id):
+        if api.get_server(server_id).status_code == 200 or api.list_all(server_id)[1]:
             continue  # a server of this account after all: not ours to use for this
         tried += 1
         response, _ = snapshots.create(server_id, name=names("ghost"))
@@ -116,7 +92,7 @@ def test_path_ids_that_are_not_integers(api, check, servers, snapshots, names):
             for spelling in spellings:
                 check.status("NOTFOUND-04", send(spelling), f"{operation} of snapshot id {spelling!r}")
             servers.wait_idle(server_id)  # in case a lenient restore did start
-        items = all_snapshots(api, server_id)
+        _, items = api.list_all(server_id)
         if items is None:
             check.inconclusive("NOTFOUND-04", f"the list of server {server_id} could not be read")
         else:

@@ -140,3 +140,32 @@ def test_probe_failures_are_one_line_errors() -> None:
             "x {server_id}",
             timeout=0.2,
         ).write(1, "m")
+
+
+def paged_client(pages: dict[str, httpx.Response]) -> tuple[ApiClient, list[str]]:
+    """A client whose transport serves fixed list pages by URL, recording the URLs asked for."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return pages.get(str(request.url), httpx.Response(404))
+
+    client = ApiClient(
+        "http://target.test", "t", redactor=Redactor({}), limiter=RateLimiter(0), timeout=5, observers=[]
+    )
+    client._http = httpx.Client(transport=httpx.MockTransport(handler))
+    return client, asked
+
+
+def page(ids: list[int], next_link: str | None) -> httpx.Response:
+    return httpx.Response(200, json={"count": 9, "results": [{"id": i} for i in ids], "next": next_link})
+
+
+def test_list_all_follows_next_links_on_the_same_origin_only() -> None:
+    first = "http://target.test/api/v1/snapshots/"
+    client, _ = paged_client({first: page([1, 2], "?page=2"), first + "?page=2": page([3], None)})
+    assert [i["id"] for i in client.list_all()[1]] == [1, 2, 3]
+    client, asked = paged_client({first: page([1], "https://elsewhere.test/api/v1/snapshots/?page=2")})
+    assert client.list_all()[1] is None and asked == [first]  # the token never goes to another host
+    client, _ = paged_client({first: page([1], "?page=2")})  # page 2 answers 404
+    assert client.list_all()[1] is None

@@ -24,6 +24,8 @@ SNAPSHOTS = "/api/v1/snapshots/"
 SERVERS = "/api/v1/servers/"
 _BODY_LIMIT = 4000
 _UNSET: Any = object()
+#: How many list pages ``list_all`` reads at most.
+MAX_PAGES = 20
 #: Key under which a response's extensions carry its Exchange (the evidence of exactly that request).
 EXCHANGE = "vpsconform.exchange"
 
@@ -226,6 +228,32 @@ class ApiClient:
             body["description"] = description
         return self.request("POST", SNAPSHOTS, json_body=body, **kwargs)
 
+    def list_all(self, server_id: Any = None) -> tuple[httpx.Response, list[dict[str, Any]] | None]:
+        """The first list answer and the items of every page, following ``next`` links.
+
+        The docs show no pagination, but a provider may add DRF-style ``next`` links; they are only followed
+        on the target's own origin, so the token never goes to another host. Items are None unless the whole
+        list could be read (every page readable, on the origin, within ``MAX_PAGES``).
+        """
+        first = response = self.list_snapshots(server_id)
+        items = list_items(response)
+        base = httpx.URL(self.base_url)
+        followed: set[str] = set()
+        while items is not None:
+            body = json_or_none(response)
+            link = body.get("next") if isinstance(body, dict) else None
+            if not isinstance(link, str) or not link or link in followed:
+                return first, items
+            followed.add(link)
+            url = response.request.url.join(link)
+            elsewhere = (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port)
+            if elsewhere or len(followed) >= MAX_PAGES:
+                return first, None
+            response = self.request("GET", str(url))
+            more = list_items(response)
+            items = items + more if more is not None else None
+        return first, None
+
     def restore_snapshot(self, snapshot_id: Any, **kwargs: Any) -> httpx.Response:
         """POST /api/v1/snapshots/{id}/restore/."""
         return self.request("POST", f"{SNAPSHOTS}{snapshot_id}/restore/", **kwargs)
@@ -246,6 +274,12 @@ def list_items(response: httpx.Response) -> list[dict[str, Any]] | None:
     if response.status_code != 200 or not isinstance(results, list):
         return None
     return [item for item in results if isinstance(item, dict)]
+
+
+def server_of(item: Any) -> Any:
+    """The ``server.id`` of a snapshot object (None when it has no server object)."""
+    server = item.get("server") if isinstance(item, dict) else None
+    return server.get("id") if isinstance(server, dict) else None
 
 
 def json_or_none(response: httpx.Response) -> Any:
