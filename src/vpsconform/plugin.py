@@ -581,10 +581,6 @@ class Servers:
         """All configured servers of the account under test."""
         return self._state.config.server_ids
 
-    def snapshots_on(self, server_id: int) -> list[dict[str, Any]] | None:
-        """The server's current snapshots, first page (None when the list cannot be read)."""
-        return list_items(self._state.client("main").list_snapshots(server_id))
-
     def room(self, server_id: int) -> int:
         """Free snapshot slots on a server (pre-existing snapshots count and are never touched)."""
         body = json_or_none(self._state.client("main").list_snapshots(server_id))

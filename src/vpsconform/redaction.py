@@ -12,13 +12,6 @@ class Redactor:
         # Longest first, so a secret that contains another is replaced whole.
         self._secrets = sorted(((s, n) for s, n in secrets.items() if s), key=lambda item: -len(item[0]))
 
-    def reference(self, secret: str) -> str | None:
-        """The ``${ENV_VAR}`` reference that stands for ``secret``, or None when it is not a known secret."""
-        for value, name in self._secrets:
-            if value == secret:
-                return f"${{{name}}}"
-        return None
-
     def text(self, value: str) -> str:
         """``value`` with every known secret replaced by its reference."""
         for secret, name in self._secrets:
