@@ -19,6 +19,7 @@ __all__ = [
     "SPEC_DIR",
     "Requirement",
     "load_openapi",
+    "judged_by",
     "load_requirements",
     "spec_hash",
 ]
@@ -31,7 +32,9 @@ NON_QUOTE_SOURCES = frozenset({"decision", "silent"})
 
 _ID_RE = re.compile(r"^[A-Z]+-\d{2}$")
 _REQUIRED_FIELDS = ("id", "title", "level", "source", "operations")
-_OPTIONAL_FIELDS = ("rationale", "decision", "accept", "warn")
+_OPTIONAL_FIELDS = ("rationale", "decision", "accept", "warn", "judges", "fuzz")
+#: Run-wide observations a requirement may stand for (its `judges` key).
+JUDGES = frozenset({"every-response", "create-window", "restore-window"})
 _KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS + _OPTIONAL_FIELDS)
 
 
@@ -48,6 +51,8 @@ class Requirement:
     accept: tuple[int | str, ...]
     warn: tuple[int | str, ...]
     operations: tuple[str, ...]
+    judges: str | None = None
+    fuzz: tuple[str, ...] = ()
 
     @property
     def is_quote(self) -> bool:
@@ -128,6 +133,9 @@ def _parse_entry(entry: Any, index: int, path: Path) -> Requirement:
     operations = _list(entry, "operations", where, (str,))
     if not operations:
         raise ValueError(f"{where}: field 'operations' must name at least one operationId")
+    judges = _optional_string(entry, "judges", where)
+    if judges is not None and judges not in JUDGES:
+        raise ValueError(f"{where}: judges {judges!r} is not one of {', '.join(sorted(JUDGES))}")
     return Requirement(
         id=req_id,
         title=_string(entry, "title", where),
@@ -138,6 +146,8 @@ def _parse_entry(entry: Any, index: int, path: Path) -> Requirement:
         accept=_list(entry, "accept", where, (int, str)),
         warn=_list(entry, "warn", where, (int, str)),
         operations=operations,
+        judges=judges,
+        fuzz=_list(entry, "fuzz", where, (str,)),
     )
 
 
@@ -159,4 +169,12 @@ def load_requirements(path: Path | None = None) -> dict[str, Requirement]:
         if requirement.id in catalog:
             raise ValueError(f"{path}: duplicate requirement id {requirement.id} (requirements[{index}])")
         catalog[requirement.id] = requirement
+    judged = [r.judges for r in catalog.values() if r.judges]
+    if len(judged) != len(set(judged)):
+        raise ValueError(f"{path}: a `judges` value is claimed by more than one requirement")
     return catalog
+
+
+def judged_by(catalog: dict[str, Requirement], observation: str) -> str | None:
+    """The ID of the requirement that stands for a run-wide observation (its `judges` key), if any."""
+    return next((r.id for r in catalog.values() if r.judges == observation), None)
