@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
+from vpsconform.contract import SERVERS, SNAPSHOTS
 from vpsconform.redaction import Redactor
 
-SNAPSHOTS = "/api/v1/snapshots/"
-SERVERS = "/api/v1/servers/"
+__all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange", "RateLimiter", "TransportError"]
 _BODY_LIMIT = 4000
 _UNSET: Any = object()
 #: How many list pages ``list_all`` reads at most.

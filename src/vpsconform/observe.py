@@ -12,11 +12,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from vpsconform.client import ApiClient, json_or_none, list_items
+from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
+from vpsconform.contract import CREATE_MAX_MINUTES, POLL_SECONDS, RESTORE_MAX_MINUTES
 
-CREATE_MAX_MINUTES = 10
-RESTORE_MAX_MINUTES = 15
-POLL_SECONDS = 10  # production polling interval
+
+class ObservationError(RuntimeError):
+    """Our own observation failed (network, a helper API, a probe): the event could not be seen either way.
+
+    A test that lets it escape ends with its undecided requirements ``inconclusive`` and this reason; it is
+    never a verdict on the target.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,10 +88,40 @@ class Timeline:
         return next((o.at for o in self.observations if o.status == "completed"), None)
 
 
+def poll_until(
+    condition: Callable[[], Any], limit: float, interval: float, *, started: float | None = None
+) -> tuple[Any, float]:
+    """Call ``condition`` every ``interval`` seconds until it returns something truthy or ``limit`` passes.
+
+    Returns (the last value, seconds since ``started``); the last value is falsy when the limit ran out.
+    """
+    start = time.monotonic() if started is None else started
+    while True:
+        value = condition()
+        elapsed = time.monotonic() - start
+        if value or elapsed > limit:
+            return value, elapsed
+        time.sleep(min(interval, max(0.0, limit - elapsed) + interval / 10))
+
+
+def read_list(api: ApiClient, server_id: int | None = None) -> list[dict[str, Any]]:
+    """The snapshots of one list call; ObservationError when the list cannot be read."""
+    try:
+        response = api.list_snapshots(server_id)
+    except TransportError as exc:
+        raise ObservationError(f"the snapshot list could not be read: {exc}") from None
+    items = list_items(response)
+    if items is None:
+        raise ObservationError(f"the snapshot list could not be read: answered {response.status_code}")
+    return items
+
+
 def find_snapshot(api: ApiClient, snapshot_id: int, server_id: int | None) -> dict[str, Any] | None:
-    """The list item of one snapshot (looked up through the server filter), or None when it is absent."""
-    items = list_items(api.list_snapshots(server_id)) or []
-    return next((item for item in items if item.get("id") == snapshot_id), None)
+    """The list item of one snapshot (looked up through the server filter), or None when it is absent.
+
+    Raises ObservationError when the list itself cannot be read, so "absent" is never a guess.
+    """
+    return next((item for item in read_list(api, server_id) if item.get("id") == snapshot_id), None)
 
 
 def watch_snapshot(
@@ -118,12 +153,22 @@ def watch_snapshot(
 
 
 def server_status(api: ApiClient, server_id: int) -> str | None:
-    """The server's status from the provider's servers API, or None when that API is not available."""
-    response = api.get_server(server_id)
+    """The server's status from the provider's servers API, or None when the target has no such API.
+
+    A 404/405/501 or a body without a status means "no servers API here"; anything else that is not a
+    readable status (a transport error, 429 after the client's retries, another 5xx or 4xx) is an
+    ObservationError: the API exists but could not be read this time.
+    """
+    try:
+        response = api.get_server(server_id)
+    except TransportError as exc:
+        raise ObservationError(f"the servers API could not be read: {exc}") from None
     body = json_or_none(response)
-    if response.status_code != 200 or not isinstance(body, dict):
+    if response.status_code in (404, 405, 501):
         return None
-    status = body.get("status")
+    if response.status_code != 200:
+        raise ObservationError(f"the servers API answered {response.status_code} for server {server_id}")
+    status = body.get("status") if isinstance(body, dict) else None
     return status if isinstance(status, str) else None
 
 
@@ -138,8 +183,9 @@ def watch_restore(
 ) -> tuple[float | None, list[str]]:
     """Poll the servers API until the server is no longer ``restoring``.
 
-    Returns (seconds until it finished, or None if it did not within ``limit`` or cannot be watched; the
-    statuses seen). An empty status list means the servers API is not available on this target.
+    Returns (seconds until it finished, or None if it did not within ``limit``; the statuses seen). An empty
+    status list means the servers API is not available on this target. Raises ObservationError when the API
+    cannot be read, or when the server never showed ``restoring`` (nothing tells when the restore ended).
     """
     limit = timing.restore_max if limit is None else limit
     start = time.monotonic() if started is None else started
@@ -154,8 +200,13 @@ def watch_restore(
             return None, seen
         if not seen or seen[-1] != status:
             seen.append(status)
-        if status != "restoring" and ("restoring" in seen or now > grace):
+        if status != "restoring" and "restoring" in seen:
             return now, seen
+        if status != "restoring" and now > grace:
+            raise ObservationError(
+                f"server {server_id} never showed 'restoring' (saw {', '.join(seen)}): "
+                "when its restore ended cannot be told"
+            )
         if now > limit:
             return None, seen
         time.sleep(timing.poll_interval)

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vpsconform.catalog import Requirement, load_requirements
+from vpsconform.catalog import Requirement, judged_by, load_requirements
 from vpsconform.client import (
     SNAPSHOTS,
     ApiClient,
@@ -32,14 +32,13 @@ from vpsconform.client import (
     list_items,
 )
 from vpsconform.config import PROFILES, ConfigError, RunConfig, build_config, default_report_dir
+from vpsconform.contract import SNAPSHOT_LIMIT
 from vpsconform.ledger import Entry, Ledger
 from vpsconform.observe import Timeline, Timing, find_snapshot, server_status, watch_restore, watch_snapshot
 from vpsconform.probes import Probes
 from vpsconform.redaction import Redactor
 from vpsconform.report import build_report, write_json, write_junit
 from vpsconform.verdicts import Checker, Finding, Findings, StopCheck, Verdict, aggregate
-
-SNAPSHOT_LIMIT = 5
 
 
 @dataclasses.dataclass
@@ -59,6 +58,17 @@ class Preset:
     notify: Callable[[str], None] = lambda message: None
     on_test: Callable[[str, str, list[str]], None] = lambda nodeid, outcome, requirements: None
     result: RunResult | None = None
+
+
+class Names:
+    """Valid, run-unique snapshot names; every name the run sends starts with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._counter = itertools.count(1)
+
+    def __call__(self, label: str = "snap") -> str:
+        return f"{self.prefix}{label}-{next(self._counter)}"
 
 
 class RunState:
@@ -81,7 +91,7 @@ class RunState:
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.started = time.monotonic()
         self.run_id = f"{config.seed:x}{int(time.time()) % 100000:05d}"
-        self._names = itertools.count(1)
+        self.names = Names(f"vpsc-{self.run_id}-")
         self._clients: dict[str, ApiClient] = {}
         self.result: RunResult | None = None
         self.requests = 0
@@ -143,7 +153,7 @@ class RunState:
 
     def unique_name(self, label: str = "snap") -> str:
         """A snapshot name that is valid, unique in this run, and says who made it."""
-        return f"vpsc-{self.run_id}-{label}-{next(self._names)}"
+        return self.names(label)
 
     def measure(self, name: str, seconds: float, **details: Any) -> None:
         """Record a measured duration (seconds on the target's clock, and production minutes)."""
@@ -155,6 +165,13 @@ class RunState:
                 **details,
             }
         )
+
+    def window_overrun(self, window: str, message: str) -> None:
+        """Fail the requirement that judges a documented window (catalog key ``judges``), with evidence."""
+        requirement = judged_by(self.catalog, window)
+        if requirement is not None:
+            evidence = list(self.recent[-2:])
+            self.findings.add(Finding(requirement, Verdict.FAIL, message, self.current_test, evidence))
 
     # Cleanup --------------------------------------------------------------------------------------------
     def delete_owned(self, entry: Entry) -> None:
@@ -185,7 +202,7 @@ class RunState:
         accounts = [("main", self.config.server_ids)]
         if self.config.has_foreign_account:
             accounts.append(("foreign", self.config.foreign_server_ids))
-        prefix = f"vpsc-{self.run_id}-"
+        prefix = self.names.prefix
         for account, server_ids in accounts:
             for server_id in server_ids:
                 items = list_items(self.client(account).list_snapshots(server_id)) or []
@@ -536,7 +553,7 @@ class Snapshots:
     ) -> Timeline:
         """Poll a created snapshot until it leaves ``in_progress`` (bounded by the documented maximum)."""
         server = snapshot.get("server") if isinstance(snapshot.get("server"), dict) else {}
-        return watch_snapshot(
+        timeline = watch_snapshot(
             client or self._state.client("main"),
             snapshot["id"],
             server.get("id"),
@@ -544,6 +561,13 @@ class Snapshots:
             limit=limit,
             notify=self._state.notify,
         )
+        if limit is None and timeline.timed_out and timeline.final == "in_progress":
+            self._state.window_overrun(
+                "create-window",
+                f"snapshot {snapshot['id']} still in_progress after the documented 10 minutes "
+                f"({self._state.timing.create_max:.1f} s on the target's clock)",
+            )
+        return timeline
 
     def cleanup(self) -> None:
         """Delete what this test created and is still alive, including snapshots only found by their name.
@@ -599,13 +623,33 @@ class Servers:
         if server_id in self._stuck:
             return False
         if server_status(self._state.client("main"), server_id) == "restoring":
-            finished, _ = watch_restore(
-                self._state.client("main"), server_id, self._state.timing, notify=self._state.notify
-            )
+            finished, _ = self.watch_restore(server_id)
             if finished is None and server_status(self._state.client("main"), server_id) == "restoring":
                 self._stuck.add(server_id)
                 return False
         return True
+
+    def watch_restore(
+        self,
+        server_id: int,
+        *,
+        client: ApiClient | None = None,
+        limit: float | None = None,
+        started: float | None = None,
+    ) -> tuple[float | None, list[str]]:
+        """Watch a restore on ``server_id`` (see observe.watch_restore); an overrun of the documented window
+        is recorded at once against the requirement that judges it, whichever test made the observation."""
+        api = client or self._state.client("main")
+        finished, seen = watch_restore(
+            api, server_id, self._state.timing, limit=limit, started=started, notify=self._state.notify
+        )
+        if limit is None and finished is None and seen:
+            self._state.window_overrun(
+                "restore-window",
+                f"server {server_id} still {seen[-1]!r} after the documented 15 minutes "
+                f"({self._state.timing.restore_max:.1f} s on the target's clock)",
+            )
+        return finished, seen
 
     @contextmanager
     def lease(
@@ -638,6 +682,6 @@ def servers(run_state: RunState) -> Servers:
 
 
 @pytest.fixture(scope="session")
-def names(run_state: RunState) -> Callable[[str], str]:
-    """Unique, valid snapshot names for this run."""
-    return run_state.unique_name
+def names(run_state: RunState) -> Names:
+    """Unique, valid snapshot names for this run: ``names("label")``; ``names.prefix`` starts every one."""
+    return run_state.names
