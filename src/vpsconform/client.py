@@ -14,11 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from vpsconform.contract import SERVERS, SNAPSHOTS
+from vpsconform.interlock import Interlock
 from vpsconform.redaction import Redactor
 
 __all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange", "RateLimiter", "TransportError"]
@@ -28,6 +31,12 @@ _UNSET: Any = object()
 MAX_PAGES = 20
 #: Key under which a response's extensions carry its Exchange (the evidence of exactly that request).
 EXCHANGE = "vpsconform.exchange"
+#: Methods whose lost answers are retried (reads), how often, and the first backoff in seconds.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRIES = 3
+BACKOFF = 0.25
+#: The longest Retry-After honoured, in seconds; a longer one ends the retries.
+MAX_RETRY_AFTER = 60.0
 
 
 class TransportError(RuntimeError):
@@ -126,8 +135,10 @@ class ApiClient:
         timeout: float,
         observers: list[Observer],
         label: str = "",
+        interlock: Interlock | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._interlock = interlock
         self.label = label
         self._token = token
         self._redactor = redactor
@@ -164,7 +175,12 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
     ) -> httpx.Response:
-        """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token."""
+        """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token.
+
+        The interlock sees the exact request before it goes out and may refuse it (UnsafeRequest). Reads are
+        retried on transport errors with a bounded backoff; a 429 is retried after its Retry-After (it means
+        the request was not acted on); a write whose answer was lost is never resent (TransportError).
+        """
         merged = {"Accept": "application/json"}
         if authenticated:
             merged.update(self.auth_headers())
@@ -176,16 +192,41 @@ class ApiClient:
         merged.update(headers or {})
         merged = {k: v for k, v in merged.items() if v is not None}
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        request = self._http.build_request(method, url, content=content, params=params, headers=merged)
+        if self._interlock is not None:
+            self._interlock.check(
+                request.method,
+                request.url.raw_path.split(b"?")[0].decode("ascii", "replace"),
+                request.url.query.decode("ascii", "replace"),
+                request.content,
+            )
+        for attempt in range(1, RETRIES + 2):
+            response = self._send(request, retry_lost=request.method in IDEMPOTENT and attempt <= RETRIES)
+            if response is None:
+                time.sleep(BACKOFF * 2 ** (attempt - 1))
+                continue
+            pause = retry_after(response) if response.status_code == 429 and attempt <= RETRIES else None
+            if pause is None:
+                return response
+            time.sleep(pause)
+        return response
+
+    def _send(self, request: httpx.Request, *, retry_lost: bool) -> httpx.Response | None:
+        """One attempt: the response (observed as evidence), None when a lost read may be retried."""
         self._limiter.wait()
         started = time.perf_counter()
+        where = f"{request.method} {self._redactor.text(str(request.url))}"
         try:
-            response = self._http.request(method, url, content=content, params=params, headers=merged)
+            response = self._http.send(request)
         except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"{method} {url}: no answer within the timeout ({exc.__class__.__name__})"
-            ) from exc
+            if retry_lost:
+                return None
+            raise TransportError(f"{where}: no answer within the timeout ({exc.__class__.__name__})") from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
+            if retry_lost:
+                return None
+            lost = "" if request.method in IDEMPOTENT else " (not resent: the target may have acted on it)"
+            raise TransportError(f"{where}: {exc.__class__.__name__}: {exc}{lost}") from exc
         exchange = self.record(response, elapsed=time.perf_counter() - started)
         response.extensions[EXCHANGE] = exchange
         for observer in self._observers:
@@ -265,6 +306,21 @@ class ApiClient:
     def get_server(self, server_id: int) -> httpx.Response:
         """GET /api/v1/servers/{id}/ (the provider's servers API, used to watch restores)."""
         return self.request("GET", f"{SERVERS}{server_id}/")
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds a 429 asks to wait (Retry-After: seconds or a date; 1 s when absent); None past the cap."""
+    value = response.headers.get("Retry-After", "").strip()
+    seconds = 1.0
+    if value.isdigit():
+        seconds = float(value)
+    elif value:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            seconds = 1.0
+    seconds = max(0.0, seconds)
+    return seconds if seconds <= MAX_RETRY_AFTER else None
 
 
 def list_items(response: httpx.Response) -> list[dict[str, Any]] | None:
