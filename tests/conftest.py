@@ -1,14 +1,43 @@
-"""Fixtures that start reference targets on free loopback ports and give clients for their accounts."""
+"""Fixtures: the documentation page, reference targets on free loopback ports, and clients for their accounts.
+
+The page (`vpsorg-snapshots-api.en.md`) is found from $VPSCONFORM_DOCS (the file itself, or a directory
+holding it) or else in `../shared/seed/` next to the repository. Tests needing it skip with a reason when it
+is absent, and fail instead when VPSCONFORM_REQUIRE_DOCS=1 (as CI sets) or when $VPSCONFORM_DOCS names a
+place where it is not.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.server import RunningTarget, start
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCS_PAGE = "vpsorg-snapshots-api.en.md"
+DEFAULT_DOCS_DIR = REPO_ROOT.parent / "shared" / "seed"
+
+
+@pytest.fixture(scope="session")
+def docs_page() -> Path:
+    """The documentation page (see the module docstring for where it is looked for)."""
+    configured = os.environ.get("VPSCONFORM_DOCS")
+    candidate = Path(configured) if configured else DEFAULT_DOCS_DIR
+    if candidate.is_dir():
+        candidate = candidate / DOCS_PAGE
+    if candidate.is_file():
+        return candidate
+    if configured:
+        pytest.fail(f"VPSCONFORM_DOCS={configured} is neither {DOCS_PAGE} nor a directory holding it")
+    reason = f"documentation page not found at {candidate}; set VPSCONFORM_DOCS to it or to its directory"
+    if os.environ.get("VPSCONFORM_REQUIRE_DOCS") == "1":
+        pytest.fail(f"{reason} (VPSCONFORM_REQUIRE_DOCS=1)")
+    pytest.skip(reason)
 
 
 @pytest.fixture

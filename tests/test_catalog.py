@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -18,7 +17,6 @@ from vpsconform import catalog, paths
 from vpsconform.catalog import SPEC_DIR, Requirement, load_openapi, load_requirements, spec_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DOCS = REPO_ROOT.parent / "shared" / "seed" / "vpsorg-snapshots-api.en.md"
 ID_RE = re.compile(
     r"^(AUTH|LIST|CREATE|VALID|LIMIT|NOTFOUND|RESTORE|DATA|DELETE|LIFECYCLE|TIME|SCHEMA|ROBUST|TENANT)-\d{2}$"
 )
@@ -61,12 +59,9 @@ def requirements() -> dict[str, Requirement]:
 
 
 @pytest.fixture(scope="module")
-def page() -> str:
+def page(docs_page: Path) -> str:
     """The documentation page, whitespace folded."""
-    path = Path(os.environ.get("VPSCONFORM_DOCS") or DEFAULT_DOCS)
-    if not path.is_file():
-        pytest.fail(f"documentation page not found at {path}; set VPSCONFORM_DOCS to its location")
-    return fold(path.read_text(encoding="utf-8"))
+    return fold(docs_page.read_text(encoding="utf-8"))
 
 
 # --- the catalog's content ----------------------------------------------------------------------------------
@@ -99,6 +94,8 @@ def test_loader_keeps_every_entry_in_file_order(
         assert requirement.accept == tuple(entry.get("accept", []))
         assert requirement.warn == tuple(entry.get("warn", []))
         assert requirement.decision == entry.get("decision")
+        assert requirement.judges == entry.get("judges")
+        assert requirement.fuzz == tuple(entry.get("fuzz", []))
 
 
 def test_quoted_sources_appear_verbatim_on_the_page(requirements: dict[str, Requirement], page: str) -> None:
@@ -170,6 +167,8 @@ def test_requirement_is_frozen(requirements: dict[str, Requirement]) -> None:
         "accept",
         "warn",
         "operations",
+        "judges",
+        "fuzz",
     ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         requirement.level = "SHOULD"  # type: ignore[misc]
@@ -283,6 +282,10 @@ MALFORMED = [
         _yaml({**GOOD, "accept": [{"code": 401}]}), "field 'accept' holds", id="accept-item-mapping"
     ),
     pytest.param(_yaml({**GOOD, "warn": [True]}), "field 'warn' holds True", id="warn-item-bool"),
+    pytest.param(
+        _yaml({**GOOD, "judges": "everything"}), "judges 'everything' is not one of", id="bad-judges"
+    ),
+    pytest.param(_yaml({**GOOD, "fuzz": "server_error"}), "field 'fuzz' must be a list", id="fuzz-not-list"),
     pytest.param(
         _yaml({**GOOD, "rationale": ""}), "field 'rationale' must be a non-empty string", id="blank-rationale"
     ),

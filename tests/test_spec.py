@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -21,8 +20,6 @@ from schemathesis.core.result import Ok
 
 from vpsconform.catalog import SPEC_DIR, load_openapi, load_requirements
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DOCS = REPO_ROOT.parent / "shared" / "seed" / "vpsorg-snapshots-api.en.md"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 # The operationIds the rest of the project keys on, per documented operation.
@@ -52,11 +49,6 @@ PARAM_TABLES = {"Query parameters": "query", "Path parameters": "path"}
 
 
 # --- the documentation page -------------------------------------------------------------------------------
-
-
-def docs_path() -> Path:
-    """The documentation page: $VPSCONFORM_DOCS if set, else ../shared/seed next to the repository."""
-    return Path(os.environ.get("VPSCONFORM_DOCS") or DEFAULT_DOCS)
 
 
 @dataclass
@@ -148,13 +140,10 @@ def parse_docs(text: str) -> dict[tuple[str, str], DocOperation]:
 
 
 @pytest.fixture(scope="module")
-def docs() -> dict[tuple[str, str], DocOperation]:
+def docs(docs_page: Path) -> dict[tuple[str, str], DocOperation]:
     """The parsed documentation page."""
-    path = docs_path()
-    if not path.is_file():
-        pytest.fail(f"documentation page not found at {path}; set VPSCONFORM_DOCS to its location")
-    parsed = parse_docs(path.read_text(encoding="utf-8"))
-    assert parsed, f"no `## METHOD PATH` sections found in {path}"
+    parsed = parse_docs(docs_page.read_text(encoding="utf-8"))
+    assert parsed, f"no `## METHOD PATH` sections found in {docs_page}"
     return parsed
 
 
