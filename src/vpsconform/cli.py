@@ -7,7 +7,6 @@ be completed (target unreachable, internal error).
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import sys
 import threading
@@ -24,6 +23,7 @@ from rich.table import Table
 from vpsconform import __version__
 from vpsconform.client import ApiClient, RateLimiter, TransportError
 from vpsconform.config import PROFILES, ConfigError, RunConfig, build_config, default_report_dir
+from vpsconform.options import reproduce_command, run_options
 from vpsconform.paths import SUITES_DIR
 from vpsconform.plugin import Preset
 from vpsconform.probes import ProbeError, Probes
@@ -49,27 +49,8 @@ class Stop(Exception):
 
 
 def _rerun_command(config: RunConfig, faults: tuple[str, ...], variants: tuple[str, ...]) -> str:
-    """A command that runs the same checks again, with tokens read from the environment."""
-    words = ["vpsconform", "run"]
-    if config.embedded:
-        words += [w for name in faults for w in ("--fault", name)]
-        words += [w for name in variants for w in ("--variant", name)]
-    else:
-        words += ["--target", config.target, "--token", '"$VPSCONFORM_TOKEN"']
-        words += [w for sid in config.server_ids for w in ("--server-id", str(sid))]
-        if config.foreign_token:
-            words += ["--foreign-token", '"$VPSCONFORM_FOREIGN_TOKEN"']
-            words += [w for sid in config.foreign_server_ids for w in ("--foreign-server-id", str(sid))]
-        words += ["--time-scale", f"{config.time_scale:g}"]
-        if config.probe_write and config.probe_read:
-            words += [
-                "--probe-write",
-                shlex.quote(config.probe_write),
-                "--probe-read",
-                shlex.quote(config.probe_read),
-            ]
-    words += ["--timing-tolerance", f"{config.timing_tolerance:g}", "--seed", str(config.seed)]
-    return " ".join(w if w.startswith(('"', "'")) else shlex.quote(w) if " " in w else w for w in words)
+    """The reproduction command without its selection (the report appends ``--select``)."""
+    return reproduce_command(config, runner="cli", faults=faults, variants=variants)
 
 
 def _preflight(config: RunConfig, console: Console) -> None:
@@ -196,43 +177,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--target", help="Base URL of the target [VPSCONFORM_TARGET]; omitted: the embedded reference target."
-)
-@click.option("--token", help="Bearer token of the account under test [VPSCONFORM_TOKEN].")
-@click.option(
-    "--server-id",
-    "server_ids",
-    multiple=True,
-    help="Server the suite may use; repeat [VPSCONFORM_SERVER_IDS].",
-)
-@click.option(
-    "--foreign-token", help="Token of a second account, for isolation checks [VPSCONFORM_FOREIGN_TOKEN]."
-)
-@click.option(
-    "--foreign-server-id",
-    "foreign_server_ids",
-    multiple=True,
-    help="Server of the second account [VPSCONFORM_FOREIGN_SERVER_IDS].",
-)
-@click.option(
-    "--time-scale", help="The target's clock relative to production (default 1) [VPSCONFORM_TIME_SCALE]."
-)
-@click.option(
-    "--timing-tolerance", help="Slack on documented maxima (default 0.1) [VPSCONFORM_TIMING_TOLERANCE]."
-)
-@click.option("--probe-write", help="Command writing {marker} on {server_id} [VPSCONFORM_PROBE_WRITE].")
-@click.option("--probe-read", help="Command printing the marker of {server_id} [VPSCONFORM_PROBE_READ].")
-@click.option("--profile", help=f"One of {', '.join(PROFILES)} (default standard) [VPSCONFORM_PROFILE].")
-@click.option("--seed", help="Seed for generated data [VPSCONFORM_SEED].")
-@click.option("--report-dir", help="Where reports go (default reports/<UTC time>/) [VPSCONFORM_REPORT_DIR].")
-@click.option("--max-rps", help="Request rate cap (default 20/s for remote targets) [VPSCONFORM_MAX_RPS].")
-@click.option("--request-timeout", help="Seconds before a request is abandoned (default 30).")
-@click.option("--select", help="Only tests matching this pytest -k expression.")
-@click.option(
-    "--fault", "faults", multiple=True, help="Embedded target only: inject this defect (see `serve --list`)."
-)
-@click.option("--variant", "variants", multiple=True, help="Embedded target only: a faithful variant.")
+@run_options
 def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], **flags: Any) -> None:
     """Test a target against the requirement catalog and write report.json and junit.xml."""
     console = Console(stderr=False, highlight=False)

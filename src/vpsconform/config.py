@@ -1,44 +1,28 @@
-"""Run configuration: one validated object built from flags and environment variables.
+"""Run configuration: one validated object built from flags, environment variables and a config file.
 
 The CLI and the pytest plugin both build a :class:`RunConfig` through :func:`build_config`, so the two entry
-points accept the same options, read the same environment variables and reject bad values with the same
-one-line messages.
+points accept the same options (the table in :mod:`vpsconform.options`), read the same environment variables
+and config file, and reject bad values with the same one-line messages. Precedence: flag > environment >
+file > default.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
+import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-PROFILES = ("smoke", "standard", "deep")
+from vpsconform.options import BY_NAME, OPTIONS, PROFILES, ConfigError
 
-#: option name -> environment variable read when the option is not given.
-ENV_VARS = {
-    "target": "VPSCONFORM_TARGET",
-    "token": "VPSCONFORM_TOKEN",
-    "server_ids": "VPSCONFORM_SERVER_IDS",
-    "foreign_token": "VPSCONFORM_FOREIGN_TOKEN",
-    "foreign_server_ids": "VPSCONFORM_FOREIGN_SERVER_IDS",
-    "time_scale": "VPSCONFORM_TIME_SCALE",
-    "timing_tolerance": "VPSCONFORM_TIMING_TOLERANCE",
-    "probe_write": "VPSCONFORM_PROBE_WRITE",
-    "probe_read": "VPSCONFORM_PROBE_READ",
-    "profile": "VPSCONFORM_PROFILE",
-    "seed": "VPSCONFORM_SEED",
-    "report_dir": "VPSCONFORM_REPORT_DIR",
-    "max_rps": "VPSCONFORM_MAX_RPS",
-    "request_timeout": "VPSCONFORM_REQUEST_TIMEOUT",
-}
+__all__ = ["PROFILES", "ConfigError", "RunConfig", "build_config", "default_report_dir", "target_configured"]
 
-
-class ConfigError(ValueError):
-    """A configuration value is missing or malformed; the message is one line meant for the user."""
+CONFIG_FILE = "vpsconform.toml"
+_FILE_KEYS = {option.key: option for option in OPTIONS if option.key}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +43,18 @@ class RunConfig:
     report_dir: Path | None = None
     max_rps: float = 20.0
     request_timeout: float = 30.0
+    jobs: int = 1
     embedded: bool = False
+    token_env: str = "VPSCONFORM_TOKEN"
+    foreign_token_env: str = "VPSCONFORM_FOREIGN_TOKEN"
+    config_file: Path | None = None
 
     @property
     def secrets(self) -> dict[str, str]:
         """Secret values mapped to the environment variable a reproduction command should use instead."""
-        found = {self.token: "VPSCONFORM_TOKEN"}
+        found = {self.token: self.token_env}
         if self.foreign_token:
-            found[self.foreign_token] = "VPSCONFORM_FOREIGN_TOKEN"
+            found[self.foreign_token] = self.foreign_token_env
         return found
 
     @property
@@ -81,7 +69,7 @@ class RunConfig:
 
     def public_dict(self) -> dict[str, Any]:
         """The configuration without secrets, for reports."""
-        return {
+        shown = {
             "target": self.target,
             "embedded": self.embedded,
             "server_ids": list(self.server_ids),
@@ -94,78 +82,11 @@ class RunConfig:
             "seed": self.seed,
             "max_rps": self.max_rps,
             "request_timeout": self.request_timeout,
+            "jobs": self.jobs,
         }
-
-
-def _pick(flags: Mapping[str, Any], env: Mapping[str, str], name: str, default: Any = None) -> Any:
-    """The flag's value if given, else the environment variable's, else ``default``."""
-    value = flags.get(name)
-    if value is not None and value != () and value != []:
-        return value
-    raw = env.get(ENV_VARS[name])
-    return raw if raw not in (None, "") else default
-
-
-def _url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--target must be an http(s) URL with a host, got {value!r}")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"--target must not carry a query or fragment, got {value!r}")
-    return value.rstrip("/")
-
-
-def _ids(value: Any, option: str) -> tuple[int, ...]:
-    items: list[Any]
-    if isinstance(value, str):
-        items = [part for part in value.replace(" ", ",").split(",") if part]
-    else:
-        items = []
-        for entry in value:
-            items.extend(p for p in str(entry).replace(" ", ",").split(",") if p)
-    ids: list[int] = []
-    for item in items:
-        try:
-            number = int(item)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{option} takes positive integers, got {item!r}") from None
-        if number <= 0:
-            raise ConfigError(f"{option} takes positive integers, got {item!r}")
-        if number not in ids:
-            ids.append(number)
-    return tuple(ids)
-
-
-def _number(
-    value: Any, option: str, *, minimum: float, strictly: bool, maximum: float | None = None
-) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{option} takes a number, got {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ConfigError(f"{option} takes a finite number, got {value!r}")
-    too_small = number <= minimum if strictly else number < minimum
-    if too_small or (maximum is not None and number > maximum):
-        bound = f"> {minimum:g}" if strictly else f">= {minimum:g}"
-        upper = f" and <= {maximum:g}" if maximum is not None else ""
-        raise ConfigError(f"{option} must be {bound}{upper}, got {value!r}")
-    return number
-
-
-def _template(value: str | None, option: str, placeholders: tuple[str, ...]) -> str | None:
-    if value is None:
-        return None
-    try:
-        words = shlex.split(value)
-    except ValueError as exc:
-        raise ConfigError(f"{option} is not a valid command line: {exc}") from None
-    if not words:
-        raise ConfigError(f"{option} is empty")
-    for placeholder in placeholders:
-        if not any(placeholder in word for word in words):
-            raise ConfigError(f"{option} must contain {placeholder}")
-    return value
+        if self.config_file is not None:
+            shown["config_file"] = str(self.config_file)
+        return shown
 
 
 def default_report_dir(base: Path = Path("reports")) -> Path:
@@ -173,104 +94,171 @@ def default_report_dir(base: Path = Path("reports")) -> Path:
     return base / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def build_config(
-    flags: Mapping[str, Any], env: Mapping[str, str] | None = None, *, embedded: RunConfig | None = None
-) -> RunConfig:
-    """Validate flags (which win) and environment variables into a RunConfig.
+def _file_section(path: Path) -> dict[str, Any] | None:
+    """The settings a file holds: all of it, or [tool.vpsconform] of a pyproject.toml (None: no section)."""
+    try:
+        with path.open("rb") as stream:
+            data = tomllib.load(stream)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return data.get("tool", {}).get("vpsconform") if path.name == "pyproject.toml" else data
 
-    ``embedded`` supplies target, accounts and probes when no ``--target`` is given: the embedded reference
+
+def find_config_file(
+    flags: Mapping[str, Any], env: Mapping[str, str], file: str | Path | None = None
+) -> tuple[Path, dict[str, Any]] | None:
+    """The config file in use and its settings: --config / VPSCONFORM_CONFIG, else ./vpsconform.toml,
+    else [tool.vpsconform] in ./pyproject.toml; None when there is none."""
+    named = file or flags.get("config") or env.get(BY_NAME["config"].env or "")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"--config {named}: no such file")
+        return path, _file_section(path) or {}
+    for path in (Path(CONFIG_FILE), Path("pyproject.toml")):
+        section = _file_section(path) if path.is_file() else None
+        if section is not None:
+            return path, section
+    return None
+
+
+def _check_file(path: Path, section: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's settings keyed by option name; secrets, unknown keys and wrong types are refused."""
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        option = _FILE_KEYS.get(key)
+        if option is None:
+            secret = next((o for o in OPTIONS if o.secret and o.key == f"{key}_env"), None)
+            if secret is not None:
+                raise ConfigError(
+                    f"{path}: {key} does not belong in a file; set {secret.key} to the name of the "
+                    "environment variable that holds it"
+                )
+            raise ConfigError(f"{path}: unknown key {key!r}; valid keys: {', '.join(_FILE_KEYS)}")
+        kind = str if option.secret else option.kind
+        items = value if option.repeatable and isinstance(value, list) else [value]
+        if not all(type(item) is kind or (kind is float and type(item) is int) for item in items):
+            wanted = _TYPE_NAMES[kind] + (" or a list of them" if option.repeatable else "")
+            raise ConfigError(f"{path}: {key} must be {wanted}, got {value!r}")
+        values[option.name] = value
+    return values
+
+
+class _Sources:
+    """Looks an option up in the flags, then the environment, then the config file, and checks the value."""
+
+    def __init__(self, flags: Mapping[str, Any], env: Mapping[str, str], file: str | Path | None) -> None:
+        self.flags, self.env = flags, env
+        found = find_config_file(flags, env, file)
+        self.path = found[0] if found else None
+        self.file = _check_file(*found) if found else {}
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The option's checked value from the first source that has it, else ``default``."""
+        option = BY_NAME[name]
+        value = self.flags.get(name)
+        if value is not None and value != () and value != []:
+            return option.parse(value, option.flag)
+        raw = self.env.get(option.env or "")
+        if raw:
+            return option.parse(raw, option.flag)
+        if name in self.file:
+            return option.parse(self.file[name], f"{self.path}: {option.key}")
+        return default
+
+    def secret(self, name: str) -> tuple[str | None, str]:
+        """A token and the environment variable that holds it (the one its ``<name>_env`` key names)."""
+        option = BY_NAME[name]
+        value = self.flags.get(name) or self.env.get(option.env or "")
+        if value or name not in self.file:
+            return value or None, option.env or ""
+        variable = self.file[name]
+        if not self.env.get(variable):
+            raise ConfigError(f"{self.path}: {option.key} names {variable}, which is not set")
+        return self.env[variable], variable
+
+
+def target_configured(
+    flags: Mapping[str, Any], env: Mapping[str, str] | None = None, *, file: str | Path | None = None
+) -> bool:
+    """True when a flag, the environment or the config file names a target (else: start the embedded one)."""
+    return _Sources(flags, os.environ if env is None else env, file).get("target") is not None
+
+
+def build_config(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    *,
+    embedded: RunConfig | None = None,
+    file: str | Path | None = None,
+) -> RunConfig:
+    """Validate flags (which win), environment variables and the config file into a RunConfig.
+
+    ``embedded`` supplies target, accounts and probes when no target is configured: the embedded reference
     target's own values, which the user may still override (time scale excepted: it is the target's clock).
+    ``file`` is the config file to read instead of looking for one.
     """
-    env = os.environ if env is None else env
-    target = _pick(flags, env, "target")
-    token = _pick(flags, env, "token")
+    source = _Sources(flags, os.environ if env is None else env, file)
+    target = source.get("target")
     if target is None and embedded is None:
         raise ConfigError("no --target given (or VPSCONFORM_TARGET set) and no embedded target available")
-    if target is not None:
-        target = _url(str(target))
-        if not token:
-            raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
+    token, token_env = source.secret("token")
+    if target is not None and not token:
+        raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
     base = embedded if target is None else None
+    if base is not None:
+        token, token_env = base.token, base.token_env
 
-    server_value = _pick(flags, env, "server_ids")
-    server_ids = _ids(server_value, "--server-id") if server_value is not None else ()
+    server_ids = source.get("server_ids", ())
     if not server_ids:
         if base is None:
             raise ConfigError("--server-id (or VPSCONFORM_SERVER_IDS) is required with --target")
         server_ids = base.server_ids
 
-    foreign_token = _pick(flags, env, "foreign_token") or (base.foreign_token if base else None)
-    foreign_value = _pick(flags, env, "foreign_server_ids")
-    foreign_ids = _ids(foreign_value, "--foreign-server-id") if foreign_value is not None else ()
-    if not foreign_ids and base is not None:
-        foreign_ids = base.foreign_server_ids
+    foreign_token, foreign_env = source.secret("foreign_token")
+    if foreign_token is None and base is not None:
+        foreign_token = base.foreign_token
+    foreign_ids = source.get("foreign_server_ids", ()) or (base.foreign_server_ids if base else ())
     if foreign_ids and not foreign_token:
         raise ConfigError("--foreign-server-id needs --foreign-token")
     if foreign_token and token and foreign_token == token:
         raise ConfigError("--foreign-token must belong to another account than --token")
 
-    probe_write = _template(_pick(flags, env, "probe_write"), "--probe-write", ("{server_id}", "{marker}"))
-    probe_read = _template(_pick(flags, env, "probe_read"), "--probe-read", ("{server_id}",))
+    probe_write, probe_read = source.get("probe_write"), source.get("probe_read")
     if (probe_write is None) != (probe_read is None):
         raise ConfigError("--probe-write and --probe-read go together: give both or neither")
     if probe_write is None and base is not None:
         probe_write, probe_read = base.probe_write, base.probe_read
 
-    time_scale_value = _pick(flags, env, "time_scale")
+    time_scale = source.get("time_scale")
     if base is not None:
-        if (
-            time_scale_value is not None
-            and _number(time_scale_value, "--time-scale", minimum=0, strictly=True) != base.time_scale
-        ):
+        if time_scale is not None and time_scale != base.time_scale:
             raise ConfigError(
                 "--time-scale cannot be changed for the embedded target (it sets its own clock)"
             )
         time_scale = base.time_scale
-    else:
-        time_scale = _number(
-            1 if time_scale_value is None else time_scale_value,
-            "--time-scale",
-            minimum=0,
-            strictly=True,
-            maximum=1000,
-        )
-    tolerance = _number(
-        _pick(flags, env, "timing_tolerance", 0.1),
-        "--timing-tolerance",
-        minimum=0,
-        strictly=False,
-        maximum=10,
-    )
-    profile = str(_pick(flags, env, "profile") or "standard")
-    if profile not in PROFILES:
-        raise ConfigError(f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}")
-    seed_value = _pick(flags, env, "seed")
-    try:
-        seed = int(seed_value) if seed_value is not None else int.from_bytes(os.urandom(3), "big")
-    except (TypeError, ValueError):
-        raise ConfigError(f"--seed takes an integer, got {seed_value!r}") from None
-    if seed < 0:
-        raise ConfigError(f"--seed takes a non-negative integer, got {seed_value!r}")
-    report_value = _pick(flags, env, "report_dir")
-    default_rps = 0.0 if base is not None else 20.0
-    max_rps = _number(_pick(flags, env, "max_rps", default_rps), "--max-rps", minimum=0, strictly=False)
-    timeout = _number(
-        _pick(flags, env, "request_timeout", 30), "--request-timeout", minimum=0, strictly=True, maximum=600
-    )
+    seed = source.get("seed")
+    report_dir = source.get("report_dir")
     return RunConfig(
         target=target if base is None else base.target,
-        token=str(token) if base is None else base.token,
+        token=token,
         server_ids=server_ids,
         foreign_token=foreign_token,
         foreign_server_ids=foreign_ids,
-        time_scale=time_scale,
-        timing_tolerance=tolerance,
+        time_scale=BY_NAME["time_scale"].default if time_scale is None else time_scale,
+        timing_tolerance=source.get("timing_tolerance", BY_NAME["timing_tolerance"].default),
         probe_write=probe_write,
         probe_read=probe_read,
-        profile=profile,
-        seed=seed,
-        report_dir=Path(report_value) if report_value is not None else None,
-        max_rps=max_rps,
-        request_timeout=timeout,
+        profile=source.get("profile", BY_NAME["profile"].default),
+        seed=int.from_bytes(os.urandom(3), "big") if seed is None else seed,
+        report_dir=Path(report_dir) if report_dir is not None else None,
+        max_rps=source.get("max_rps", 0.0 if base is not None else 20.0),
+        request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
+        jobs=source.get("jobs", BY_NAME["jobs"].default),
         embedded=base is not None,
+        token_env=token_env,
+        foreign_token_env=foreign_env,
+        config_file=source.path,
     )
