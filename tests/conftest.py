@@ -27,7 +27,7 @@ DEFAULT_DOCS_DIR = REPO_ROOT.parent / "shared" / "seed"
 def docs_page() -> Path:
     """The documentation page (see the module docstring for where it is looked for)."""
     configured = os.environ.get("VPSCONFORM_DOCS")
-    candidate = Path(configured) if configured else DEFAULT_DOCS_DIR
+    candidate = Path(configured) if configured else DEFAULT_DOCS_DIR / DOCS_PAGE
     if candidate.is_dir():
         candidate = candidate / DOCS_PAGE
     if candidate.is_file():

@@ -109,6 +109,7 @@ def test_failing_probe_exits_2(reference_target: RunningTarget) -> None:
     assert_one_line_error(done, 2, "--probe-read does not work")
 
 
+@pytest.mark.slow
 def test_select_that_matches_nothing_exits_2(reference_target: RunningTarget, tmp_path: Path) -> None:
     done = vpsconform(
         "run", *remote_args(reference_target), "--select", "no_such_test", "--report-dir", str(tmp_path)
@@ -116,6 +117,7 @@ def test_select_that_matches_nothing_exits_2(reference_target: RunningTarget, tm
     assert_one_line_error(done, 2, "no test matched")
 
 
+@pytest.mark.slow
 def test_remote_run_writes_reports_without_the_token(reference_target: RunningTarget, tmp_path: Path) -> None:
     foreign = reference_target.account("foreign")
     args = [
@@ -148,6 +150,7 @@ def test_remote_run_writes_reports_without_the_token(reference_target: RunningTa
     assert not any(secret in done.stdout + done.stderr for secret in secrets)
 
 
+@pytest.mark.slow
 def test_default_run_is_conformant_and_complete(tmp_path: Path) -> None:
     """The README's main job: every catalog requirement gets a verdict, none fails, in well under 60 s."""
     done = vpsconform("run", "--report-dir", str(tmp_path), "--seed", "3")
@@ -166,6 +169,7 @@ def test_default_run_is_conformant_and_complete(tmp_path: Path) -> None:
     assert "verdict: conformant" in done.stdout
 
 
+@pytest.mark.slow
 def test_pytest_and_the_cli_reach_the_same_verdicts(reference_target: RunningTarget, tmp_path: Path) -> None:
     """`pytest suites/` with the same options is the same run as `vpsconform run`."""
     foreign = reference_target.account("foreign")
