@@ -1,4 +1,4 @@
-"""build_config: flags win over environment variables, and every bad value gets a one-line ConfigError."""
+"""build_config: flag > environment > config file > default, and every bad value gets a one-line error."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vpsconform.config import ConfigError, RunConfig, build_config
+from vpsconform.config import ConfigError, RunConfig, build_config, target_configured
 
 REMOTE = {"target": "http://127.0.0.1:8000/", "token": "secret-token", "server_ids": ["11", "12"]}
 EMBEDDED = RunConfig(
@@ -123,3 +123,133 @@ def test_tokens_stay_out_of_repr_and_public_dict() -> None:
         "secret-token": "VPSCONFORM_TOKEN",
         "foreign-secret": "VPSCONFORM_FOREIGN_TOKEN",
     }
+
+
+# The config file -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test runs in an empty directory, so no vpsconform.toml or pyproject.toml is found by accident."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_precedence_is_flag_then_environment_then_file_then_default(tmp_path: Path) -> None:
+    write(
+        tmp_path / "vpsconform.toml",
+        'target = "https://file.example.test"\nserver_id = [1, 2]\ntoken_env = "T"\n'
+        "time_scale = 0.5\ntiming_tolerance = 0.3\nseed = 5\n",
+    )
+    env = {"T": "tok", "VPSCONFORM_TIME_SCALE": "0.25", "VPSCONFORM_SEED": "6"}
+    config = build_config({"seed": "7"}, env=env)
+    assert config.seed == 7  # flag over environment over file
+    assert config.time_scale == 0.25  # environment over file
+    assert (config.target, config.server_ids, config.timing_tolerance) == (
+        "https://file.example.test",
+        (1, 2),
+        0.3,
+    )
+    assert config.profile == "standard" and config.request_timeout == 30.0 and config.jobs == 1  # defaults
+    assert config.config_file == Path("vpsconform.toml")
+    assert config.public_dict()["config_file"] == "vpsconform.toml"
+
+
+def test_a_token_in_the_file_is_refused_naming_token_env(tmp_path: Path) -> None:
+    write(tmp_path / "vpsconform.toml", 'target = "http://h"\nserver_id = 1\nforeign_token = "s3cret"\n')
+    with pytest.raises(ConfigError) as error:
+        build_config({}, env={})
+    message = str(error.value)
+    assert "foreign_token_env" in message and "s3cret" not in message and "\n" not in message
+
+
+def test_token_env_names_the_variable_used_for_the_token_and_in_curl_commands(tmp_path: Path) -> None:
+    write(
+        tmp_path / "vpsconform.toml",
+        'target = "http://h"\nserver_id = 1\ntoken_env = "STAGING_TOKEN"\n'
+        'foreign_token_env = "OTHER_TOKEN"\nforeign_server_id = [3]\n',
+    )
+    config = build_config({}, env={"STAGING_TOKEN": "main-secret", "OTHER_TOKEN": "other-secret"})
+    assert (config.token, config.foreign_token, config.foreign_server_ids) == (
+        "main-secret",
+        "other-secret",
+        (3,),
+    )
+    assert config.secrets == {"main-secret": "STAGING_TOKEN", "other-secret": "OTHER_TOKEN"}
+    assert (
+        build_config({}, env={"STAGING_TOKEN": "x", "OTHER_TOKEN": "y", "VPSCONFORM_TOKEN": "e"}).secrets["e"]
+        == "VPSCONFORM_TOKEN"
+    )
+    with pytest.raises(ConfigError, match="token_env names STAGING_TOKEN, which is not set"):
+        build_config({}, env={"OTHER_TOKEN": "y"})
+
+
+def test_repeatable_keys_take_a_list_or_one_value(tmp_path: Path) -> None:
+    write(tmp_path / "vpsconform.toml", 'target = "http://h"\nserver_id = 12345\n')
+    assert build_config({}, env={"VPSCONFORM_TOKEN": "t"}).server_ids == (12345,)
+    write(tmp_path / "vpsconform.toml", 'target = "http://h"\nserver_id = [12345, 12346]\n')
+    assert build_config({}, env={"VPSCONFORM_TOKEN": "t"}).server_ids == (12345, 12346)
+
+
+def test_unknown_keys_are_refused_listing_the_valid_ones(tmp_path: Path) -> None:
+    write(tmp_path / "vpsconform.toml", "server_ids = [1]\n")
+    with pytest.raises(ConfigError) as error:
+        build_config({}, env={})
+    assert "'server_ids'" in str(error.value) and "server_id, " in str(error.value)
+    assert "token_env" in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('time_scale = "fast"', "time_scale must be a number"),
+        ("time_scale = true", "time_scale must be a number"),
+        ('server_id = ["a"]', "server_id must be an integer or a list of them"),
+        ("seed = 1.5", "seed must be an integer"),
+        ("profile = 3", "profile must be a string"),
+        ("token_env = 3", "token_env must be a string"),
+        ("[target]\nurl = 'x'", "target must be a string"),
+        ('profile = "huge"', "profile must be one of"),
+        ("time_scale = 0", "time_scale must be > 0"),
+        ("server_id = [0]", "positive integers"),
+        ("target =", "not valid TOML"),
+    ],
+)
+def test_bad_file_values_are_refused_with_one_line(tmp_path: Path, line: str, message: str) -> None:
+    write(tmp_path / "vpsconform.toml", line + "\n")
+    with pytest.raises(ConfigError) as error:
+        build_config({"target": "http://h", "token": "t", "server_ids": ["1"]}, env={})
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_pyproject_section_and_explicit_files(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n')
+    assert build_config(REMOTE, env={}).config_file is None  # a pyproject.toml without the section
+    write(tmp_path / "pyproject.toml", '[tool.vpsconform]\nprofile = "deep"\n')
+    assert build_config(REMOTE, env={}).profile == "deep"
+    write(tmp_path / "vpsconform.toml", 'profile = "smoke"\n')
+    assert build_config(REMOTE, env={}).profile == "smoke"  # vpsconform.toml first
+    other = write(tmp_path / "other.toml", "jobs = 3\n")
+    assert build_config({**REMOTE, "config": str(other)}, env={}).jobs == 3
+    assert build_config(REMOTE, env={"VPSCONFORM_CONFIG": str(other)}).jobs == 3
+    assert build_config(REMOTE, env={}, file=other).config_file == other
+    with pytest.raises(ConfigError, match=r"--config missing\.toml: no such file"):
+        build_config({**REMOTE, "config": "missing.toml"}, env={})
+
+
+def test_a_target_in_the_file_counts_as_configured(tmp_path: Path) -> None:
+    assert not target_configured({}, env={})
+    assert target_configured({}, env={"VPSCONFORM_TARGET": "http://h"})
+    write(tmp_path / "vpsconform.toml", 'target = "http://h"\n')
+    assert target_configured({}, env={})
+
+
+def test_jobs_is_at_least_one() -> None:
+    assert build_config({**REMOTE, "jobs": "4"}, env={}).jobs == 4
+    with pytest.raises(ConfigError, match="--jobs takes an integer >= 1"):
+        build_config({**REMOTE, "jobs": "0"}, env={})

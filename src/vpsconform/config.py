@@ -125,7 +125,7 @@ def find_config_file(
 
 
 def _check_file(path: Path, section: Mapping[str, Any]) -> dict[str, Any]:
-    """The file's settings keyed by option name; secrets, unknown keys and wrong types are refused."""
+    """The file's checked settings keyed by option name; secrets, unknown keys and bad values are refused."""
     values: dict[str, Any] = {}
     for key, value in section.items():
         option = _FILE_KEYS.get(key)
@@ -142,7 +142,7 @@ def _check_file(path: Path, section: Mapping[str, Any]) -> dict[str, Any]:
         if not all(type(item) is kind or (kind is float and type(item) is int) for item in items):
             wanted = _TYPE_NAMES[kind] + (" or a list of them" if option.repeatable else "")
             raise ConfigError(f"{path}: {key} must be {wanted}, got {value!r}")
-        values[option.name] = value
+        values[option.name] = value if option.secret else option.parse(value, f"{path}: {key}")
     return values
 
 
@@ -165,7 +165,7 @@ class _Sources:
         if raw:
             return option.parse(raw, option.flag)
         if name in self.file:
-            return option.parse(self.file[name], f"{self.path}: {option.key}")
+            return self.file[name]
         return default
 
     def secret(self, name: str) -> tuple[str | None, str]:

@@ -205,8 +205,8 @@ OPTIONS: tuple[Option, ...] = (
         "N", kind=int, parse=_integer(0), reproduce=True,
     ),
     Option(
-        "report_dir", "--report-dir", "where report.json and junit.xml go (default reports/<UTC time>/)",
-        "DIR",
+        "report_dir", "--report-dir",
+        "where report.json and junit.xml go (default reports/YYYYMMDDTHHMMSSZ/, the UTC time)", "DIR",
     ),
     Option(
         "max_rps", "--max-rps",
