@@ -1,11 +1,13 @@
-"""The `vpsconform` command: run the conformance suite, serve the reference target, measure the suite itself.
+"""The `vpsconform` command: run the suite, finish a killed run's cleanup, serve the reference target,
+measure the suite itself, and render or compare reports.
 
-Exit status of `run`: 0 conformant, 1 nonconformant, 2 usage or configuration error, 3 the run could not
-be completed (target unreachable, internal error).
+Exit status of `run`: see vpsconform.runner (0 conformant, 1 nonconformant, 2 usage, 3 error, 4 incomplete,
+130/143 interrupted).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -15,159 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pytest
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from vpsconform import __version__
-from vpsconform.client import ApiClient, RateLimiter, TransportError
-from vpsconform.config import PROFILES, ConfigError, RunConfig, build_config, default_report_dir
+from vpsconform.cleanup import resume_cleanup
+from vpsconform.config import PROFILES, ConfigError, build_config, default_report_dir, target_configured
 from vpsconform.options import reproduce_command, run_options
-from vpsconform.paths import SUITES_DIR
-from vpsconform.plugin import Preset
-from vpsconform.probes import ProbeError, Probes
-from vpsconform.redaction import Redactor
-
-EXIT_OK, EXIT_NONCONFORMANT, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
-VERDICT_STYLE = {
-    "pass": "green",
-    "fail": "bold red",
-    "warn": "yellow",
-    "skip": "dim",
-    "inconclusive": "magenta",
-    "error": "bold magenta",
-}
-
-
-class Stop(Exception):
-    """Ends the command with a one-line message and an exit status."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _rerun_command(config: RunConfig, faults: tuple[str, ...], variants: tuple[str, ...]) -> str:
-    """The reproduction command without its selection (the report appends ``--select``)."""
-    return reproduce_command(config, runner="cli", faults=faults, variants=variants)
-
-
-def _preflight(config: RunConfig, console: Console) -> None:
-    """Fail fast, with one line, on an unreachable target, a rejected token or a broken probe."""
-    redactor = Redactor(config.secrets)
-    api = ApiClient(
-        config.target,
-        config.token,
-        redactor=redactor,
-        limiter=RateLimiter(0),
-        timeout=min(config.request_timeout, 15),
-        observers=[],
-    )
-    try:
-        response = api.list_snapshots()
-    except TransportError as exc:
-        raise Stop(f"target unreachable: {redactor.text(str(exc))}", EXIT_INCOMPLETE) from None
-    finally:
-        api.close()
-    if response.status_code == 401:
-        raise Stop("the target answered 401 to the configured --token: check the token", EXIT_USAGE)
-    if config.has_probes:
-        probes = Probes(config.probe_write or "", config.probe_read or "", timeout=30)
-        try:
-            probes.read(config.server_ids[0])
-        except ProbeError as exc:
-            raise Stop(
-                f"--probe-read does not work on server {config.server_ids[0]}: {exc}", EXIT_USAGE
-            ) from None
-    console.print(
-        f"[bold]target[/] {config.target}  time scale {config.time_scale:g}  profile {config.profile}"
-        f"  seed {config.seed}"
-    )
-
-
-def _summary(console: Console, report: dict[str, Any]) -> None:
-    """The closing table: requirements by area and verdict, then what failed and how to reproduce it."""
-    verdicts = ("pass", "fail", "warn", "skip", "inconclusive", "error")
-    table = Table(title="Requirements by verdict", show_lines=False)
-    table.add_column("area")
-    for verdict in verdicts:
-        table.add_column(verdict, justify="right", style=VERDICT_STYLE[verdict])
-    areas: dict[str, dict[str, int]] = {}
-    for entry in report["requirements"]:
-        row = areas.setdefault(entry["id"].split("-")[0], dict.fromkeys(verdicts, 0))
-        row[entry["verdict"]] += 1
-    for area, row in areas.items():
-        table.add_row(area, *(str(row[v]) if row[v] else "" for v in verdicts))
-    table.add_row("total", *(str(report["summary"][v]) for v in verdicts), style="bold")
-    console.print(table)
-    for entry in report["requirements"]:
-        if entry["verdict"] in ("fail", "error", "warn"):
-            style = VERDICT_STYLE[entry["verdict"]]
-            console.print(
-                f"[{style}]{entry['verdict'].upper()}[/] {entry['id']} ({entry['level']}): "
-                + escape(entry["message"]),
-                highlight=False,
-                markup=True,
-                soft_wrap=True,
-            )
-            if entry.get("reproduce"):
-                console.print(
-                    f"    reproduce: {entry['reproduce']}", highlight=False, markup=False, soft_wrap=True
-                )
-    cleanup = report["cleanup"]
-    console.print(
-        f"cleanup: created {cleanup['created']}, deleted {cleanup['deleted']}, left {cleanup['left']}"
-    )
-    style = {"conformant": "bold green", "nonconformant": "bold red"}.get(report["verdict"], "bold magenta")
-    console.print(f"verdict: [{style}]{report['verdict']}[/]  ({report['duration_s']} s)")
-
-
-def execute(
-    config: RunConfig, *, rerun: str, select: str | None, console: Console
-) -> tuple[int, dict[str, Any]]:
-    """Run the suites under pytest with this configuration; returns (exit status, report)."""
-    status = console.status("starting")
-    status.start()
-
-    def notify(message: str) -> None:
-        status.update(message)
-
-    marks = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]", "error": "[magenta]![/]"}
-
-    def on_test(nodeid: str, outcome: str, requirements: list[str]) -> None:
-        name = escape(nodeid.split("::", 1)[-1])
-        console.print(f"{marks.get(outcome, '?')} {name}  [dim]{' '.join(requirements)}[/]", highlight=False)
-
-    preset = Preset(config=config, rerun=rerun, notify=notify, on_test=on_test)
-    args = [
-        str(SUITES_DIR),
-        "-p",
-        "vpsconform.plugin",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:terminal",
-        "-p",
-        "no:randomly",
-        "--rootdir",
-        str(SUITES_DIR.parent),
-    ]
-    if select:
-        args += ["-k", select]
-    try:
-        code = pytest.main(args, plugins=[preset])
-    finally:
-        status.stop()
-    if preset.result is None:
-        raise Stop(f"the suite did not run to the end (pytest exit status {int(code)})", EXIT_INCOMPLETE)
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        raise Stop(f"no test matched --select {select!r}", EXIT_USAGE)
-    report = preset.result.report
-    _summary(console, report)
-    console.print(f"reports: {preset.result.report_dir}/report.json, junit.xml")
-    verdict = report["verdict"]
-    return {"conformant": EXIT_OK, "nonconformant": EXIT_NONCONFORMANT}.get(verdict, EXIT_INCOMPLETE), report
+from vpsconform.runner import EXIT_ERROR, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, Stop, execute, preflight
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -178,13 +35,19 @@ def main() -> None:
 
 @main.command()
 @run_options
-def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], **flags: Any) -> None:
-    """Test a target against the requirement catalog and write report.json and junit.xml."""
+def run(
+    select: str | None,
+    faults: tuple[str, ...],
+    variants: tuple[str, ...],
+    alluredir: str | None,
+    **flags: Any,
+) -> None:
+    """Test a target against the requirement catalog and write the reports (HTML, JSON, JUnit, Markdown)."""
     console = Console(stderr=False, highlight=False)
     target = None
     try:
         embedded = None
-        if not flags["target"] and not _env_target():
+        if not target_configured(flags):
             from vpsconform.embedded import start_embedded
 
             try:
@@ -203,10 +66,20 @@ def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], 
         except ConfigError as exc:
             raise Stop(str(exc), EXIT_USAGE) from None
         if config.report_dir is None:
-            config = _with_report_dir(config, default_report_dir())
-        _preflight(config, console)
+            config = dataclasses.replace(config, report_dir=default_report_dir())
+        preflight(config, console)
+
+        def reproduce(selection: str) -> str:
+            return reproduce_command(
+                config, runner="cli", selection=selection, faults=faults, variants=variants
+            )
+
         code, _ = execute(
-            config, rerun=_rerun_command(config, faults, variants), select=select, console=console
+            config,
+            reproduce=reproduce,
+            select=select,
+            console=console,
+            pytest_args=("--alluredir", alluredir) if alluredir else (),
         )
     except Stop as stop:
         click.echo(f"vpsconform: error: {stop}", err=True)
@@ -217,16 +90,36 @@ def run(select: str | None, faults: tuple[str, ...], variants: tuple[str, ...], 
     sys.exit(code)
 
 
-def _env_target() -> str | None:
-    import os
+@main.command()
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The killed run's report folder (holds ledger.jsonl).",
+)
+@click.option(
+    "--ledger", type=click.Path(dir_okay=False, path_type=Path), help="The killed run's ledger.jsonl."
+)
+def cleanup(report_dir: Path | None, ledger: Path | None) -> None:
+    """Finish the cleanup of a run that was killed: delete every snapshot it created, and nothing else.
 
-    return os.environ.get("VPSCONFORM_TARGET") or None
-
-
-def _with_report_dir(config: RunConfig, report_dir: Path) -> RunConfig:
-    import dataclasses
-
-    return dataclasses.replace(config, report_dir=report_dir)
+    Waits for snapshots still in progress, deletes every ledgered or run-prefixed snapshot still present on
+    the run's servers, and can be run again safely. Tokens come from the variables the run named.
+    """
+    if (report_dir is None) == (ledger is None):
+        click.echo("vpsconform: error: give --report-dir or --ledger (one of them)", err=True)
+        sys.exit(EXIT_USAGE)
+    journal = ledger or (report_dir / "ledger.jsonl" if report_dir else Path())
+    console = Console(highlight=False)
+    try:
+        result = resume_cleanup(journal, notify=lambda message: console.print(escape(message)))
+    except (OSError, ValueError) as exc:
+        click.echo(f"vpsconform: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if result.unknown:
+        console.print(f"left: unknown ({escape(result.unknown)})")
+        sys.exit(EXIT_ERROR)
+    console.print(f"left {result.left}" + (f": {result.left_ids}" if result.left_ids else ""))
+    sys.exit(EXIT_OK if not result.left else EXIT_NONCONFORMANT)
 
 
 @main.command()

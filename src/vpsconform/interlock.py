@@ -69,6 +69,10 @@ class Interlock:
         self._absent = frozenset(absent)
         self.prefix = prefix
 
+    def forget_absent(self) -> None:
+        """Stop allowing the ids thought absent (the target turned out to hold one of them)."""
+        self._absent = frozenset()
+
     def allowed(self, value: int) -> bool:
         """True when ``value`` can only be a snapshot of this run, or none at all."""
         if abs(value) >= IMPOSSIBLE:

@@ -1,9 +1,9 @@
 """The cleanup ledger: every snapshot the run creates, until the run has deleted it.
 
-Snapshots are recorded the moment a create answers 201 (whichever test or generator sent it) and struck off
-when a delete answers 204 or 404. What is still alive at the end is deleted by the sweep; what cannot be
-deleted is reported as left behind, with its id. Nothing the run did not create is ever recorded, so nothing
-else is ever touched.
+Snapshots are recorded the moment a create answers 2xx (whichever client or generator sent it) and struck
+off when a delete answers 204 or 404, or a listing shows them gone. The journal (``ledger.jsonl``) starts
+with a header naming the target, the servers and the run's name prefix (never a token), so
+``vpsconform cleanup`` can finish the work of a run that was killed outright.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import dataclasses
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 
 @dataclasses.dataclass
@@ -24,30 +25,78 @@ class Entry:
     alive: bool = True
 
 
-class Ledger:
-    """Thread-safe record of created snapshots, optionally journaled to a file as it goes."""
+def snapshot_id_of(value: Any) -> int | None:
+    """A snapshot id as a provider may send it: an integer, or a string of ASCII digits ("801")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
-    def __init__(self, journal: Path | None = None) -> None:
+
+class Ledger:
+    """Thread-safe record of created snapshots, journaled to a file as it goes when given one."""
+
+    def __init__(self, journal: Path | None = None, header: dict[str, Any] | None = None) -> None:
         self._entries: dict[tuple[str, int], Entry] = {}
         self._lock = threading.Lock()
         self._journal = journal
+        if journal is not None and header is not None:
+            self._append({"event": "run", **header})
 
-    def _write(self, event: str, entry: Entry) -> None:
+    @classmethod
+    def replay(cls, journal: Path) -> tuple[dict[str, Any], Ledger]:
+        """The header and the entries of a journal written by an earlier run (appended to from now on)."""
+        ledger = cls(journal)
+        header: dict[str, Any] = {}
+        for number, line in enumerate(journal.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                event = record["event"]
+            except (ValueError, KeyError, TypeError):
+                raise ValueError(f"{journal}:{number}: not a ledger line") from None
+            if event == "run":
+                header = record
+            elif event == "created":
+                ledger._entries[(record["account"], record["snapshot_id"])] = Entry(
+                    record["snapshot_id"], record["account"], record.get("server_id")
+                )
+            elif event == "deleted":
+                entry = ledger._entries.get((record["account"], record["snapshot_id"]))
+                if entry is not None:
+                    entry.alive = False
+        if not header:
+            raise ValueError(f"{journal}: no run header; not a vpsconform ledger")
+        return header, ledger
+
+    def _append(self, line: dict[str, Any]) -> None:
         if self._journal is None:
             return
         self._journal.parent.mkdir(parents=True, exist_ok=True)
-        line = {
-            "event": event,
-            "snapshot_id": entry.snapshot_id,
-            "account": entry.account,
-            "server_id": entry.server_id,
-        }
         with self._journal.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
 
+    def _write(self, event: str, entry: Entry) -> None:
+        self._append(
+            {
+                "event": event,
+                "snapshot_id": entry.snapshot_id,
+                "account": entry.account,
+                "server_id": entry.server_id,
+            }
+        )
+
     def created(self, account: str, snapshot_id: int, server_id: int | None) -> None:
-        """Record a snapshot the run just created."""
+        """Record a snapshot the run created, or one struck off that a listing shows again."""
         with self._lock:
+            entry = self._entries.get((account, snapshot_id))
+            if entry is not None:
+                if not entry.alive:
+                    entry.alive = True
+                    self._write("created", entry)
+                return
             entry = Entry(snapshot_id, account, server_id)
             self._entries[(account, snapshot_id)] = entry
             self._write("created", entry)
@@ -65,14 +114,19 @@ class Ledger:
         with self._lock:
             return (account, snapshot_id) in self._entries
 
+    def ids(self, account: str | None = None) -> set[int]:
+        """Every snapshot id the run created (in one account or any), alive or deleted."""
+        with self._lock:
+            return {sid for owner, sid in self._entries if account in (None, owner)}
+
     def alive(self, account: str | None = None) -> list[Entry]:
         """Snapshots the run created and has not deleted yet."""
         with self._lock:
             return [e for e in self._entries.values() if e.alive and account in (None, e.account)]
 
     def counts(self) -> dict[str, int]:
-        """Created, deleted and left counts for the report."""
+        """Created and deleted counts for the report (what is left is measured by listing)."""
         with self._lock:
             created = len(self._entries)
-            left = sum(e.alive for e in self._entries.values())
-        return {"created": created, "deleted": created - left, "left": left}
+            alive = sum(e.alive for e in self._entries.values())
+        return {"created": created, "deleted": created - alive}

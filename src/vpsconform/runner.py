@@ -1,0 +1,178 @@
+"""`vpsconform run` behind the command line: preflight, suites under pytest, signals, summary, exit status.
+
+Exit status: 0 conformant, 1 nonconformant, 2 usage or configuration error, 3 the run could not be completed,
+4 incomplete (a MUST in scope was not judged), 130/143 interrupted by SIGINT/SIGTERM (after cleanup).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vpsconform.client import ApiClient, RateLimiter, TransportError
+from vpsconform.config import RunConfig
+from vpsconform.paths import SUITES_DIR
+from vpsconform.plugin import Preset
+from vpsconform.probes import ProbeError, Probes
+from vpsconform.redaction import Redactor
+
+EXIT_OK, EXIT_NONCONFORMANT, EXIT_USAGE, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+EXIT_BY_VERDICT = {
+    "conformant": EXIT_OK,
+    "nonconformant": EXIT_NONCONFORMANT,
+    "incomplete": EXIT_INCOMPLETE,
+    "error": EXIT_ERROR,
+}
+EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+VERDICTS = ("pass", "fail", "warn", "skip", "inconclusive", "error")
+VERDICT_STYLE = dict(
+    zip(VERDICTS, ("green", "bold red", "yellow", "dim", "magenta", "bold magenta"), strict=True)
+)
+
+
+class Stop(Exception):
+    """Ends the command with a one-line message and an exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def preflight(config: RunConfig, console: Console) -> None:
+    """Fail fast, with one line, on an unreachable target, a rejected token or a broken probe."""
+    redactor = Redactor(config.secrets)
+    api = ApiClient(
+        config.target,
+        config.token,
+        redactor=redactor,
+        limiter=RateLimiter(0),
+        timeout=min(config.request_timeout, 15),
+        observers=[],
+    )
+    try:
+        response = api.list_snapshots()
+    except TransportError as exc:
+        raise Stop(f"target unreachable: {redactor.text(str(exc))}", EXIT_ERROR) from None
+    finally:
+        api.close()
+    if response.status_code == 401:
+        raise Stop("the target answered 401 to the configured --token: check the token", EXIT_USAGE)
+    if config.has_probes:
+        probes = Probes(config.probe_write or "", config.probe_read or "", timeout=30)
+        try:
+            probes.read(config.server_ids[0])
+        except ProbeError as exc:
+            raise Stop(
+                f"--probe-read does not work on server {config.server_ids[0]}: {exc}", EXIT_USAGE
+            ) from None
+    console.print(
+        f"[bold]target[/] {escape(config.target)}  time scale {config.time_scale:g}  profile {config.profile}"
+        f"  seed {config.seed}"
+    )
+
+
+def summary(console: Console, report: dict[str, Any]) -> None:
+    """The closing table: requirements by area and verdict, then what failed and how to reproduce it."""
+    table = Table(title="Requirements by verdict", show_lines=False)
+    table.add_column("area")
+    for verdict in VERDICTS:
+        table.add_column(verdict, justify="right", style=VERDICT_STYLE[verdict])
+    areas: dict[str, dict[str, int]] = {}
+    for entry in report["requirements"]:
+        row = areas.setdefault(entry["id"].split("-")[0], dict.fromkeys(VERDICTS, 0))
+        row[entry["verdict"]] += 1
+    for area, row in areas.items():
+        table.add_row(area, *(str(row[v]) if row[v] else "" for v in VERDICTS))
+    table.add_row("total", *(str(report["summary"][v]) for v in VERDICTS), style="bold")
+    console.print(table)
+    for entry in report["requirements"]:
+        if entry["verdict"] in ("fail", "error", "warn"):
+            style = VERDICT_STYLE[entry["verdict"]]
+            console.print(
+                f"[{style}]{entry['verdict'].upper()}[/] {entry['id']} ({entry['level']}): "
+                + escape(entry["message"]),
+                soft_wrap=True,
+            )
+            if entry.get("reproduce"):
+                console.print(f"    reproduce: {entry['reproduce']}", markup=False, soft_wrap=True)
+    scope = report["scope"]
+    for item in scope["unjudged"]:
+        console.print(f"[magenta]UNJUDGED[/] {item['id']} ({item['verdict']}): " + escape(item["reason"]))
+    cleanup = report["cleanup"]
+    left = cleanup["left"] if cleanup["left"] is not None else f"unknown ({cleanup['left_unknown']})"
+    console.print(f"cleanup: created {cleanup['created']}, deleted {cleanup['deleted']}, left {left}")
+    style = {"conformant": "bold green", "nonconformant": "bold red"}.get(report["verdict"], "bold magenta")
+    console.print(
+        f"verdict: [{style}]{report['verdict']}[/] — {scope['statement']}  ({report['duration_s']} s)"
+        + (f"  [bold magenta]{escape(report['interrupted'])}[/]" if report.get("interrupted") else "")
+    )
+
+
+@contextlib.contextmanager
+def _interruptible(preset: Preset) -> Iterator[dict[str, int]]:
+    """SIGINT and SIGTERM stop the tests (as KeyboardInterrupt); the plugin still cleans up and reports."""
+    caught: dict[str, int] = {}
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        caught["signal"] = signum
+        preset.interrupted = f"interrupted by {signal.Signals(signum).name}"
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in EXIT_BY_SIGNAL}
+    try:
+        yield caught
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def execute(
+    config: RunConfig,
+    *,
+    reproduce: Callable[[str], str],
+    select: str | None,
+    console: Console,
+    pytest_args: tuple[str, ...] = (),
+) -> tuple[int, dict[str, Any]]:
+    """Run the suites under pytest with this configuration; returns (exit status, report)."""
+    status = console.status("starting")
+    status.start()
+    marks = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]", "error": "[magenta]![/]"}
+
+    def on_test(nodeid: str, outcome: str, requirements: list[str]) -> None:
+        name = escape(nodeid.split("::", 1)[-1])
+        console.print(f"{marks.get(outcome, '?')} {name}  [dim]{' '.join(requirements)}[/]", highlight=False)
+
+    preset = Preset(config=config, reproduce=reproduce, notify=status.update, on_test=on_test)
+    args = [str(SUITES_DIR), "-p", "vpsconform.plugin", "-p", "no:cacheprovider", "-p", "no:terminal"]
+    args += ["-p", "no:randomly", "--rootdir", str(SUITES_DIR.parent), *pytest_args]
+    if select:
+        args += ["-k", select]
+    with _interruptible(preset) as caught:
+        try:
+            code = pytest.main(args, plugins=[preset])
+        finally:
+            status.stop()
+    if preset.result is None:
+        if caught:
+            raise Stop(preset.interrupted or "interrupted", EXIT_BY_SIGNAL[caught["signal"]])
+        raise Stop(f"the suite did not run to the end (pytest exit status {int(code)})", EXIT_ERROR)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise Stop(f"no test matched --select {select!r}", EXIT_USAGE)
+    report = preset.result.report
+    summary(console, report)
+    console.print(f"reports: {escape(str(preset.result.report_dir))}/ (report.html, report.json, junit.xml)")
+    if caught:
+        return EXIT_BY_SIGNAL[caught["signal"]], report
+    return EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report
