@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vpsconform.client import SNAPSHOTS
-
-# A snapshot id and server id that no account has: the reference of "does not exist" for auth-first checks.
-ABSENT_ID = 2_000_000_001
+from vpsconform.contract import ABSENT_ID
 
 BAD_HEADERS = {
     "no header": None,
@@ -21,11 +19,11 @@ BAD_HEADERS = {
 REQUIREMENT_OF = {"no header": "AUTH-01", "unknown token": "AUTH-02"}
 
 
-def operations(server_id: int) -> dict[str, tuple[str, str, dict | None]]:
+def operations(server_id: int, name: str) -> dict[str, tuple[str, str, dict | None]]:
     """Each documented operation as (method, path, json body), aimed at objects that do not exist."""
     return {
         "list": ("GET", SNAPSHOTS, None),
-        "create": ("POST", SNAPSHOTS, {"server_id": server_id, "name": "vpsconform-auth-probe"}),
+        "create": ("POST", SNAPSHOTS, {"server_id": server_id, "name": name}),
         "restore": ("POST", f"{SNAPSHOTS}{ABSENT_ID}/restore/", None),
         "delete": ("DELETE", f"{SNAPSHOTS}{ABSENT_ID}/", None),
     }
@@ -33,9 +31,9 @@ def operations(server_id: int) -> dict[str, tuple[str, str, dict | None]]:
 
 @pytest.mark.requirement("AUTH-01", "AUTH-02", "AUTH-03")
 @pytest.mark.parametrize("operation", ["list", "create", "restore", "delete"])
-def test_bad_credentials_get_401(anon_api, servers, check, operation):
+def test_bad_credentials_get_401(anon_api, servers, names, check, operation):
     """Every operation x every way of sending no usable token -> 401."""
-    method, path, body = operations(servers.ids[0])[operation]
+    method, path, body = operations(servers.ids[0], names("auth-probe"))[operation]
     for case, header in BAD_HEADERS.items():
         headers = {"Authorization": header} if header is not None else {}
         kwargs = {"json_body": body} if body is not None else {}
@@ -44,13 +42,13 @@ def test_bad_credentials_get_401(anon_api, servers, check, operation):
 
 
 @pytest.mark.requirement("AUTH-04")
-def test_auth_is_checked_before_lookups(anon_api, check):
+def test_auth_is_checked_before_lookups(anon_api, names, check):
     """Anonymous requests about objects that do not exist get 401, not 404."""
     requests = {
         "create on an absent server": (
             "POST",
             SNAPSHOTS,
-            {"server_id": ABSENT_ID, "name": "vpsconform-probe"},
+            {"server_id": ABSENT_ID, "name": names("auth-lookup")},
         ),
         "restore of an absent snapshot": ("POST", f"{SNAPSHOTS}{ABSENT_ID}/restore/", None),
         "delete of an absent snapshot": ("DELETE", f"{SNAPSHOTS}{ABSENT_ID}/", None),
@@ -63,9 +61,10 @@ def test_auth_is_checked_before_lookups(anon_api, check):
 
 
 @pytest.mark.requirement("AUTH-05")
-def test_auth_is_checked_before_validation(anon_api, check):
+def test_auth_is_checked_before_validation(anon_api, names, check):
     """Anonymous creates with invalid bodies get 401, not 400."""
-    bodies = {"an invalid name": {"server_id": ABSENT_ID, "name": "not valid!"}, "an empty body": {}}
+    invalid = {"server_id": ABSENT_ID, "name": names.prefix + "not valid!"}
+    bodies = {"an invalid name": invalid, "an empty body": {}}
     for what, body in bodies.items():
         check.status(
             "AUTH-05", anon_api.request("POST", SNAPSHOTS, json_body=body), f"anonymous create with {what}"
@@ -75,7 +74,7 @@ def test_auth_is_checked_before_validation(anon_api, check):
 
 
 @pytest.mark.requirement("AUTH-06", "AUTH-07", "AUTH-08")
-def test_valid_token_is_accepted_and_challenges_name_bearer(api, anon_api, check, servers):
+def test_valid_token_is_accepted_and_challenges_name_bearer(api, anon_api, check, servers, names):
     """The token passes on every operation; 401s carry a Bearer challenge; the scheme is case-insensitive."""
     response = api.list_snapshots()
     check.that(
@@ -100,7 +99,7 @@ def test_valid_token_is_accepted_and_challenges_name_bearer(api, anon_api, check
     )
     attempts = {
         "create with an invalid name": api.request(
-            "POST", SNAPSHOTS, json_body={"server_id": servers.ids[0], "name": "not valid!"}
+            "POST", SNAPSHOTS, json_body={"server_id": servers.ids[0], "name": names.prefix + "not valid!"}
         ),
         "restore of an absent snapshot": api.restore_snapshot(ABSENT_ID),
         "delete of an absent snapshot": api.delete_snapshot(ABSENT_ID),

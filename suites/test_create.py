@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from _helpers import wait_out_restore
 
 from vpsconform.client import SNAPSHOTS, server_of
-from vpsconform.observe import server_status, watch_restore
+from vpsconform.contract import RESTORE_MIN_MINUTES
+from vpsconform.observe import server_status
 
-#: Documented shortest restore ("This may take 5-15 minutes"), in production minutes.
-RESTORE_MIN_MINUTES = 5
 _MISSING = object()
 
 
@@ -39,8 +39,7 @@ def description_is_empty(check, where: str, item: dict[str, Any], evidence: http
 
 def no_room(check, *requirements: str) -> None:
     """Record that no configured server could take the test's snapshots."""
-    for rid in requirements:
-        check.inconclusive(rid, "no configured server has enough free snapshot slots")
+    check.inconclusive_all(requirements, "no configured server has enough free snapshot slots")
 
 
 @pytest.mark.requirement("CREATE-01", "CREATE-02", "CREATE-03", "CREATE-05")
@@ -206,7 +205,7 @@ def test_numeric_string_server_id(check, servers, snapshots, names):
 
 @pytest.mark.requirement("CREATE-06")
 @pytest.mark.profile("standard")  # waits for a snapshot and a restore: up to 25 production minutes
-def test_create_on_a_server_being_restored(api, check, servers, snapshots, names, timing, run_state):
+def test_create_on_a_server_being_restored(api, check, servers, snapshots, names, timing):
     """Complete a snapshot, start its restore, then create on the same server -> 400 (201/409 tolerated).
 
     Catches: a snapshot started while the server's disk is being overwritten (an inconsistent capture) or a
@@ -256,6 +255,4 @@ def test_create_on_a_server_being_restored(api, check, servers, snapshots, names
             else:
                 check.status("CREATE-06", during, f"create on server {server_id} while it is being restored")
         finally:
-            _, seen = watch_restore(api, server_id, timing, started=started, notify=run_state.notify)
-            if not seen:  # no servers API to watch: wait out the documented maximum on the target's clock
-                time.sleep(max(0.0, started + timing.restore_max - time.monotonic()))
+            wait_out_restore(servers, timing, server_id, started=started)

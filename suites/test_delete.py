@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
+from _helpers import wait_out_restore
 
-from vpsconform.client import ApiClient, json_or_none
-from vpsconform.observe import watch_restore
+from vpsconform.client import ApiClient, list_items
 
 
 # Helpers --
 def listed_ids(api: ApiClient, server_id: int | None) -> set[str] | None:
     """Ids in one list answer (filtered by server or not), or None when the answer is not a readable list."""
-    response = api.list_snapshots(server_id)
-    body = json_or_none(response)
-    results = body.get("results") if isinstance(body, dict) else None
-    if response.status_code != 200 or not isinstance(results, list):
-        return None
-    return {str(item.get("id")) for item in results if isinstance(item, dict)}
+    items = list_items(api.list_snapshots(server_id))
+    return None if items is None else {str(item.get("id")) for item in items}
 
 
 def views(api: ApiClient, server_id: int) -> dict[str, set[str] | None]:
@@ -33,13 +28,6 @@ def empty_body(response: httpx.Response) -> tuple[bool, str]:
     length = response.headers.get("Content-Length")
     ok = response.content == b"" and length in (None, "0")
     return ok, f"{len(response.content)} body byte(s), Content-Length {length!r}"
-
-
-def wait_out_restore(api: ApiClient, server_id: int, timing: Any) -> None:
-    """A restore was (wrongly) started: wait until it ends, or out the documented maximum if unobservable."""
-    _, seen = watch_restore(api, server_id, timing)
-    if not seen:
-        time.sleep(timing.restore_max)
 
 
 def delete_once(api: ApiClient, snapshot_id: Any) -> httpx.Response:
@@ -135,79 +123,48 @@ def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, names, ti
         restore = api.restore_snapshot(target)
         check.status("DELETE-04", restore, f"restore of deleted snapshot {target}")
         if 200 <= restore.status_code < 300:
-            wait_out_restore(api, server_id, timing)  # a faulty target restored it: leave the server idle
+            wait_out_restore(servers, timing, server_id)  # a faulty target restored it: leave the server idle
 
         again = delete_once(api, target)
         check.status("DELETE-05", again, f"second delete of snapshot {target}")
 
 
 # DELETE-07 --
-@pytest.mark.requirement("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
-def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check):
-    """Delete a snapshot still in progress: 204 expected (400/409 tolerated, then it must survive and be
-    deletable once completed).
+IN_PROGRESS = ("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
 
-    Defects caught:
-    - DELETE-07 (interpretation): an in-progress delete answered with something other than 204/400/409
-      (200, 404, 423) warns; a refusal (400/409) that deleted it anyway, or a 204 that left it listed, fails.
-    - DELETE-03: a delete of an unfinished snapshot that only cancels the job and leaves the row listed.
-    - DELETE-01/02: after a refusal, the completed snapshot cannot be deleted with an empty 204.
+
+def delete_in_progress(api, snapshots, names, check, server_id: int) -> tuple[dict, bool] | None:
+    """Create a snapshot and delete it while in progress; judge DELETE-07 and, if accepted, DELETE-01..03.
+
+    Returns (the snapshot, whether the delete was refused), or None when it could not be tried (recorded).
     """
-    declared = ("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
-            return
-        response, body = snapshots.create(server_id, name=names("del-run"), client=api)
-        if body is None:
-            check.inconclusive_all(
-                declared, f"setup: create on server {server_id} answered {response.status_code}"
-            )
-            return
-        snapshot_id = str(body["id"])
-        before = views(api, server_id)
-        item_listed = any(ids is not None and snapshot_id in ids for ids in before.values())
-        status_now = _status_of(api, server_id, snapshot_id)
-        if status_now != "in_progress":
-            check.inconclusive_all(
-                declared,
-                f"snapshot {snapshot_id} was {status_now!r} before it could be deleted while in progress",
-            )
-            return
+    response, body = snapshots.create(server_id, name=names("del-run"), client=api)
+    if body is None:
+        check.inconclusive_all(
+            IN_PROGRESS, f"setup: create on server {server_id} answered {response.status_code}"
+        )
+        return None
+    snapshot_id = str(body["id"])
+    before = views(api, server_id)
+    item_listed = any(ids is not None and snapshot_id in ids for ids in before.values())
+    status_now = _status_of(api, server_id, snapshot_id)
+    if status_now != "in_progress":
+        check.inconclusive_all(
+            IN_PROGRESS,
+            f"snapshot {snapshot_id} was {status_now!r} before it could be deleted while in progress",
+        )
+        return None
 
-        response = delete_once(api, snapshot_id)
-        check.status("DELETE-07", response, f"delete of snapshot {snapshot_id} while in progress")
-        after = views(api, server_id)
-        readable = {
-            view: ids
-            for view, ids in after.items()
-            if ids is not None and before[view] is not None and snapshot_id in before[view]
-        }
-        if 200 <= response.status_code < 300:
-            # Accepted: an own snapshot's delete answers 204 (200/202 fail DELETE-01), empty, and it is gone.
-            check.status("DELETE-01", response, f"delete of in-progress snapshot {snapshot_id}")
-            ok, detail = empty_body(response)
-            check.that(
-                "DELETE-02",
-                ok,
-                f"{response.status_code} to the delete of in-progress snapshot {snapshot_id}: {detail}",
-                evidence=response,
-            )
-            if response.status_code != 204:
-                check.inconclusive("DELETE-03", f"the delete answered {response.status_code}, not 204")
-                return
-            if not readable:
-                check.inconclusive("DELETE-03", f"snapshot {snapshot_id} was not listed before the delete")
-            for view, ids in readable.items():
-                check.that(
-                    "DELETE-03",
-                    snapshot_id not in ids,
-                    f"the list {view} after the 204 to an in-progress "
-                    f"delete: snapshot {snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
-                )
-            return
-
-        # Refused (tolerated or not): the snapshot must still be there, and deletable once completed.
+    response = delete_once(api, snapshot_id)
+    check.status("DELETE-07", response, f"delete of snapshot {snapshot_id} while in progress")
+    after = views(api, server_id)
+    readable = {
+        view: ids
+        for view, ids in after.items()
+        if ids is not None and before[view] is not None and snapshot_id in before[view]
+    }
+    if not 200 <= response.status_code < 300:
+        # Refused (tolerated or not): the snapshot must still be there.
         if readable:
             survived = all(snapshot_id in ids for ids in readable.values())
             check.that(
@@ -218,12 +175,76 @@ def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check)
             )
         elif not item_listed:
             check.inconclusive("DELETE-07", f"snapshot {snapshot_id} was not listed before the delete")
+        return body, True
+    # Accepted: an own snapshot's delete answers 204 (200/202 fail DELETE-01), empty, and it is gone.
+    check.status("DELETE-01", response, f"delete of in-progress snapshot {snapshot_id}")
+    ok, detail = empty_body(response)
+    check.that(
+        "DELETE-02",
+        ok,
+        f"{response.status_code} to the delete of in-progress snapshot {snapshot_id}: {detail}",
+        evidence=response,
+    )
+    if response.status_code != 204:
+        check.inconclusive("DELETE-03", f"the delete answered {response.status_code}, not 204")
+    elif not readable:
+        check.inconclusive("DELETE-03", f"snapshot {snapshot_id} was not listed before the delete")
+    for view, ids in readable.items() if response.status_code == 204 else ():
+        check.that(
+            "DELETE-03",
+            snapshot_id not in ids,
+            f"the list {view} after the 204 to an in-progress "
+            f"delete: snapshot {snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
+        )
+    return body, False
+
+
+@pytest.mark.requirement(*IN_PROGRESS)
+def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check):
+    """Delete a snapshot still in progress: 204 expected (400/409 tolerated, then it must survive).
+
+    Defects caught:
+    - DELETE-07 (interpretation): an in-progress delete answered with something other than 204/400/409
+      (200, 404, 423) warns; a refusal (400/409) that deleted it anyway, or a 204 that left it listed, fails.
+    - DELETE-03: a delete of an unfinished snapshot that only cancels the job and leaves the row listed.
+    - DELETE-01/02: an accepted delete answered 200/202 or with content.
+    """
+    with servers.lease(room=1) as server_id:
+        if server_id is None:
+            check.inconclusive_all(IN_PROGRESS, "no configured server had a free snapshot slot")
+            return
+        tried = delete_in_progress(api, snapshots, names, check, server_id)
+        if tried is not None and tried[1]:
+            check.inconclusive_all(
+                IN_PROGRESS[1:],
+                "the in-progress delete was refused; deleting the snapshot once completed is judged by "
+                "test_refused_delete_leaves_it_deletable (profile standard)",
+            )
+
+
+@pytest.mark.requirement(*IN_PROGRESS)
+@pytest.mark.profile("standard")  # after a refusal, waits for the snapshot to complete: up to 10 minutes
+def test_refused_delete_leaves_it_deletable(api, servers, snapshots, names, check):
+    """After a refused in-progress delete, the snapshot completes and is deleted with an empty 204.
+
+    Defects caught:
+    - DELETE-01/02/03: a refusal that leaves a lock behind (the completed snapshot cannot be deleted), or a
+      later delete answered with content or leaving it listed.
+    """
+    with servers.lease(room=1) as server_id:
+        if server_id is None:
+            check.inconclusive_all(IN_PROGRESS, "no configured server had a free snapshot slot")
+            return
+        tried = delete_in_progress(api, snapshots, names, check, server_id)
+        if tried is None or not tried[1]:
+            return
+        body = tried[0]
+        snapshot_id = str(body["id"])
         timeline = snapshots.wait(body)
         if timeline.final != "completed":
             check.inconclusive_all(
-                declared[1:],
-                f"after the refused delete, snapshot {snapshot_id} ended "
-                f"{timeline.final!r} instead of completing",
+                IN_PROGRESS[1:],
+                f"after the refused delete, snapshot {snapshot_id} ended {timeline.final!r}, not completed",
             )
             return
         response = delete_once(api, snapshot_id)
@@ -257,9 +278,7 @@ def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check)
 def _status_of(api: ApiClient, server_id: int, snapshot_id: str) -> Any:
     """The status the filtered (else the unfiltered) list gives a snapshot, or None when it is not listed."""
     for scope in (server_id, None):
-        body = json_or_none(api.list_snapshots(scope))
-        results = body.get("results") if isinstance(body, dict) else None
-        for item in results if isinstance(results, list) else []:
-            if isinstance(item, dict) and str(item.get("id")) == snapshot_id:
+        for item in list_items(api.list_snapshots(scope)) or []:
+            if str(item.get("id")) == snapshot_id:
                 return item.get("status")
     return None

@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from _helpers import new_snapshot_id
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis import GenerationMode
 
-from vpsconform.client import json_or_none
 from vpsconform.fuzzing import judge, load_schema, make_safe, send
 
 SCHEMA = load_schema()
@@ -27,18 +27,17 @@ def tombstones(api, servers, names):
     """Ids of snapshots this run created and deleted: safe targets for generated restores and deletes."""
     ids = []
     for server_id in servers.ids[:1]:
-        response = api.create_snapshot(server_id, names("tombstone"))
-        body = json_or_none(response)
-        if response.status_code == 201 and isinstance(body, dict) and isinstance(body.get("id"), int):
-            api.delete_snapshot(body["id"])
-            ids.append(body["id"])
+        snapshot_id = new_snapshot_id(api.create_snapshot(server_id, names("tombstone")))
+        if snapshot_id is not None:
+            api.delete_snapshot(snapshot_id)
+            ids.append(snapshot_id)
     return ids
 
 
 @pytest.mark.requirement("ROBUST-02")
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
-def test_generated_requests(operation, mode, api, check, run_config, servers, tombstones):
+def test_generated_requests(operation, mode, api, check, run_config, servers, names, tombstones):
     """Generated requests never get a 5xx, and successful answers match the documented shapes."""
     rng = random.Random(run_config.seed)
     seen: set[tuple[str, str]] = set()
@@ -54,13 +53,13 @@ def test_generated_requests(operation, mode, api, check, run_config, servers, to
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def explore(case):
-        make_safe(case, servers.ids, tombstones, rng)
+        make_safe(case, servers.ids, tombstones, rng, names.prefix)
         response = send(api, case)
         sent.append(response.status_code)
         judge(check, case, response, seen)
-        body = json_or_none(response)
-        if response.status_code == 201 and isinstance(body, dict) and isinstance(body.get("id"), int):
-            api.delete_snapshot(body["id"])  # free the slot at once; the ledger tracks it either way
+        snapshot_id = new_snapshot_id(response)
+        if snapshot_id is not None:
+            api.delete_snapshot(snapshot_id)  # free the slot at once; the ledger tracks it either way
 
     explore()
     check.that(

@@ -7,9 +7,10 @@ a crash on deeply nested or non-UTF-8 bodies, a parser that chokes on odd conten
 from __future__ import annotations
 
 import pytest
+from _helpers import MALFORMED_ABSENT_IDS, new_snapshot_id
 
-from vpsconform.client import SNAPSHOTS, json_or_none
-from vpsconform.fuzzing import ABSENT_ID
+from vpsconform.client import SNAPSHOTS
+from vpsconform.contract import ABSENT_ID
 
 QUERY_VALUES = [
     "abc",
@@ -24,31 +25,39 @@ QUERY_VALUES = [
     "x" * 5000,
     "null",
 ]
-PATH_IDS = ["99999999999999999999999999", "-1", "0", "abc", "1.5", "%00", "1e3", "%F0%9F%92%A5", "x" * 2000]
+#: Hostile path ids, each built only from ABSENT_ID or from no digits at all (see MALFORMED_ABSENT_IDS), so
+#: that a provider parsing ids leniently can never be led to someone else's snapshot.
+PATH_IDS = [*MALFORMED_ABSENT_IDS, "-" + "9" * 26, "x" * 2000]
 
 
-def hostile_bodies(server_id: int) -> dict[str, bytes]:
-    """Create bodies that stress a parser; the valid server id makes an accidental success possible."""
+def hostile_bodies(server_id: int, prefix: str) -> dict[str, bytes]:
+    """Create bodies that stress a parser; the valid server id makes an accidental success possible, and
+    every string name starts with the run's prefix, so anything created is recognisably the run's."""
     nested = b"[" * 5000 + b"]" * 5000
+    tag = prefix.encode()
+
+    def create(server: bytes, name: bytes, extra: bytes = b"") -> bytes:
+        return b'{"server_id": %s, "name": "%s%s"%s}' % (server, tag, name, extra)
+
+    own = str(server_id).encode()
     return {
-        "100k-char name": b'{"server_id": %d, "name": "%s"}' % (server_id, b"a" * 100_000),
+        "100k-char name": create(own, b"a" * 100_000),
         "deeply nested body": nested,
-        "deeply nested name": b'{"server_id": %d, "name": %s}' % (server_id, nested),
-        "non-UTF-8 bytes": b'{"server_id": %d, "name": "\xff\xfe\xfa"}' % server_id,
-        "NUL in name": b'{"server_id": %d, "name": "a\\u0000b"}' % server_id,
-        "lone surrogate": b'{"server_id": %d, "name": "\\ud800"}' % server_id,
-        "huge server_id": b'{"server_id": 100000000000000000000000000000000, "name": "vpsconform-huge"}',
-        "negative server_id": b'{"server_id": -1, "name": "vpsconform-neg"}',
-        "float overflow": b'{"server_id": 1e400, "name": "vpsconform-float"}',
-        "NaN literal": b'{"server_id": NaN, "name": "vpsconform-nan"}',
-        "duplicate keys": b'{"server_id": "x", "server_id": %d, "name": "vpsconform-dup"}' % server_id,
-        "huge extra field": b'{"server_id": %d, "name": "vpsconform-extra", "x": "%s"}'
-        % (server_id, b"y" * 200_000),
+        "deeply nested name": b'{"server_id": %s, "name": %s}' % (own, nested),
+        "non-UTF-8 bytes": create(own, b"\xff\xfe\xfa"),
+        "NUL in name": create(own, b"a\\u0000b"),
+        "lone surrogate": create(own, b"\\ud800"),
+        "huge server_id": create(b"100000000000000000000000000000000", b"huge"),
+        "negative server_id": create(b"-%d" % ABSENT_ID, b"neg"),
+        "float overflow": create(b"1e400", b"float"),
+        "NaN literal": create(b"NaN", b"nan"),
+        "duplicate keys": b'{"server_id": "x", "server_id": %s, "name": "%sdup"}' % (own, tag),
+        "huge extra field": create(own, b"extra", b', "x": "%s"' % (b"y" * 200_000)),
     }
 
 
 @pytest.mark.requirement("ROBUST-03")
-def test_hostile_input_gets_no_server_error(api, check, servers):
+def test_hostile_input_gets_no_server_error(api, check, servers, names):
     """Odd query strings, path ids, bodies and content types are answered without a 5xx."""
     for value in QUERY_VALUES:
         response = api.request("GET", SNAPSHOTS, params={"server_id": value})
@@ -69,12 +78,12 @@ def test_hostile_input_gets_no_server_error(api, check, servers):
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ]
-    for what, body in hostile_bodies(servers.ids[0]).items():
+    for what, body in hostile_bodies(servers.ids[0], names.prefix).items():
         response = api.request("POST", SNAPSHOTS, content=body)
         check.that("ROBUST-03", response.status_code < 500, f"create with {what}: {response.status_code}")
         delete_if_created(api, response)
     for media in content_types:
-        body = b'{"server_id": %d, "name": "vpsconform-media"}' % ABSENT_ID
+        body = b'{"server_id": %d, "name": "%s"}' % (ABSENT_ID, names("media").encode())
         response = api.request("POST", SNAPSHOTS, content=body, headers={"Content-Type": media})
         check.that("ROBUST-03", response.status_code < 500, f"create as {media}: {response.status_code}")
         delete_if_created(api, response)
@@ -82,9 +91,9 @@ def test_hostile_input_gets_no_server_error(api, check, servers):
 
 def delete_if_created(api, response) -> None:
     """Remove a snapshot a hostile create happened to make, at once (the ledger would sweep it anyway)."""
-    body = json_or_none(response)
-    if response.status_code == 201 and isinstance(body, dict) and isinstance(body.get("id"), int):
-        api.delete_snapshot(body["id"])
+    snapshot_id = new_snapshot_id(response)
+    if snapshot_id is not None:
+        api.delete_snapshot(snapshot_id)
 
 
 @pytest.mark.requirement("ROBUST-04")

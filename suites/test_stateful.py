@@ -16,7 +16,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.transport import Response
 from schemathesis.generation.stateful import run_state_machine_as_test
 
-from vpsconform.fuzzing import ABSENT_ID, RESPONSE_CHECKS, load_schema, operation_id, requirement_for, send
+from vpsconform.fuzzing import RESPONSE_CHECKS, load_schema, make_safe, operation_id, requirement_for, send
 from vpsconform.verdicts import Verdict
 
 
@@ -32,8 +32,22 @@ SCENARIOS = {"smoke": 3, "standard": 10, "deep": 60}
 STEPS = {"smoke": 5, "standard": 8, "deep": 12}
 
 
+class Owned:
+    """The run's own snapshot ids: membership as the ledger knows it, replacements drawn from ``pool``."""
+
+    def __init__(self, ledger, pool: list[int]) -> None:
+        self._ledger = ledger
+        self._pool = pool
+
+    def __contains__(self, snapshot_id: object) -> bool:
+        return isinstance(snapshot_id, int) and self._ledger.owns("main", snapshot_id)
+
+    def __iter__(self):
+        return iter(self._pool)
+
+
 @pytest.mark.requirement("ROBUST-02")
-def test_generated_workflows(api, check, run_config, run_state, servers):
+def test_generated_workflows(api, check, run_config, run_state, servers, names):
     """Scenarios of linked operations never get a 5xx or break a stateful invariant."""
     ledger = run_state.ledger
     rng = random.Random(run_config.seed)
@@ -48,18 +62,7 @@ def test_generated_workflows(api, check, run_config, run_state, servers):
             totals["scenarios"] += 1
 
         def before_call(self, case):
-            path = case.path_parameters or {}
-            snapshot_id = path.get("snapshot_id")
-            if isinstance(snapshot_id, int) and not ledger.owns("main", snapshot_id):
-                path["snapshot_id"] = ABSENT_ID  # never aim a generated restore or delete at someone else's
-            body = case.body
-            server_id = body.get("server_id") if isinstance(body, dict) else None
-            if (
-                isinstance(server_id, int)
-                and not isinstance(server_id, bool)
-                and server_id not in servers.ids
-            ):
-                body["server_id"] = rng.choice([*servers.ids, ABSENT_ID])
+            make_safe(case, servers.ids, Owned(ledger, self.created), rng, names.prefix)
 
         def call(self, case, **kwargs):
             totals["steps"] += 1
@@ -94,7 +97,9 @@ def test_generated_workflows(api, check, run_config, run_state, servers):
                 case.validate_response(response, checks=checks, recorder=self.recorder)
             except FailureGroup as group:
                 for failure in group.exceptions:
-                    requirement = requirement_for(failure, operation_id(case), response.status_code)
+                    requirement = requirement_for(
+                        check.catalog, failure, operation_id(case), response.status_code
+                    )
                     if requirement and (requirement, failure.title) not in seen:
                         seen.add((requirement, failure.title))
                         message = f"{case.operation.label} -> {response.status_code}: {failure.title}"

@@ -3,14 +3,16 @@
 Generated requests go out through :class:`~vpsconform.client.ApiClient` (rate limit, evidence, ledger, 5xx
 watch) after :func:`make_safe` has pointed every id at objects the run owns or that cannot exist, so a
 fuzzer never restores or deletes someone else's snapshot on a shared system. Schemathesis' response checks
-then run on the answer and each failure is mapped to the catalog requirement it breaks; failures the rules
-of judgement allow (an undocumented 4xx for invalid input, an error body of any layout) are dropped.
+then run on the answer and each failure is mapped to the catalog requirement whose ``fuzz`` key names its
+kind; failures the rules of judgement allow (an undocumented 4xx for invalid input, an error body of any
+layout) are dropped before the catalog is asked.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import httpx
@@ -24,23 +26,23 @@ from schemathesis.checks import (
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.transport import Response
 
+from vpsconform.catalog import Requirement
 from vpsconform.client import ApiClient
+from vpsconform.contract import ABSENT_ID
 from vpsconform.paths import SPEC_DIR
 from vpsconform.verdicts import Checker, Verdict
 
-#: A snapshot or server id no account is expected to have.
-ABSENT_ID = 2_000_000_001
 RESPONSE_CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
 ]
-BODY_SCHEMA_REQUIREMENT = {
-    "listSnapshots": "SCHEMA-01",
-    "createSnapshot": "SCHEMA-02",
-    "restoreSnapshot": "SCHEMA-03",
-}
+#: Failure kinds about a body's shape and about its media type: the rules judge them on successes only.
+BODY_KINDS = frozenset({"JsonSchemaError", "MalformedJson"})
+MEDIA_KINDS = frozenset({"UndefinedContentType", "MissingContentType", "MalformedMediaType"})
+#: The catalog's ``fuzz`` entry that catches every failure kind no other entry names.
+FALLBACK = "*"
 
 
 def load_schema() -> Any:
@@ -57,13 +59,51 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def make_safe(case: Any, server_ids: Sequence[int], owned_ids: Sequence[int], rng: random.Random) -> None:
-    """Point the case's ids at configured servers, snapshots the run owns, or ids that cannot exist."""
+def _has_digit(value: Any) -> bool:
+    return any(ch.isdigit() for ch in str(value))
+
+
+#: A generated path id that is kept as it is: letters only (no digit, no percent sign, no dot or slash).
+_HARMLESS = re.compile(r"[^\W\d]+")
+#: Malformed spellings of ABSENT_ID that replace any other generated non-integer path id.
+_MALFORMED = (f"{ABSENT_ID}.5", f"{ABSENT_ID}e0", f"{ABSENT_ID}abc", "abc")
+
+
+def safe_snapshot_id(value: Any, owned_ids: Collection[int], rng: random.Random) -> Any:
+    """A path id that can only denote a snapshot the run owns or none at all, keeping the value's kind.
+
+    Owned ids stay (so linked workflows keep their target); other integers become an owned id or ABSENT_ID;
+    any other value but plain letters (``1.5``, ``"1e3"``, ``"%31"``, ``""``, ``".."``) becomes a malformed
+    spelling of ABSENT_ID, so a lenient parser can only land on an id that does not exist.
+    """
+    if _is_id(value):
+        return value if value in owned_ids else rng.choice([*owned_ids, ABSENT_ID])
+    if isinstance(value, bool) or _HARMLESS.fullmatch(str(value)):
+        return value
+    return rng.choice(_MALFORMED)
+
+
+def make_safe(
+    case: Any, server_ids: Sequence[int], owned_ids: Collection[int], rng: random.Random, prefix: str
+) -> None:
+    """Point the case's ids at configured servers, owned snapshots or ids that cannot exist; prefix its name.
+
+    A string ``name`` gets the run's prefix in front of the generated text, so invalid characters stay
+    invalid while anything created is recognisably the run's.
+    """
     path = case.path_parameters or {}
-    if _is_id(path.get("snapshot_id")):
-        path["snapshot_id"] = rng.choice([*owned_ids, ABSENT_ID]) if owned_ids else ABSENT_ID
-    if isinstance(case.body, dict) and _is_id(case.body.get("server_id")):
+    if "snapshot_id" in path:
+        path["snapshot_id"] = safe_snapshot_id(path["snapshot_id"], owned_ids, rng)
+    if not isinstance(case.body, dict):
+        return
+    server_id = case.body.get("server_id")
+    if _is_id(server_id) and server_id not in server_ids:
         case.body["server_id"] = rng.choice([*server_ids, ABSENT_ID])
+    elif not _is_id(server_id) and server_id is not None and _has_digit(server_id):
+        case.body["server_id"] = str(ABSENT_ID) if isinstance(server_id, str) else ABSENT_ID + 0.5
+    name = case.body.get("name")
+    if isinstance(name, str) and not name.startswith(prefix):
+        case.body["name"] = prefix + name
 
 
 def send(api: ApiClient, case: Any) -> httpx.Response:
@@ -90,23 +130,37 @@ def send(api: ApiClient, case: Any) -> httpx.Response:
     )
 
 
-def requirement_for(failure: Failure, operation: str, status: int) -> str | None:
-    """The catalog requirement a schemathesis failure breaks, or None when the rules of judgement allow it."""
-    name = type(failure).__name__
+def fuzz_requirement(catalog: dict[str, Requirement], kind: str, operation: str) -> str:
+    """The requirement whose ``fuzz`` key names ``kind@operation``, else ``kind``, else the fallback ``*``."""
+    for key in (f"{kind}@{operation}", kind, FALLBACK):
+        found = next((r.id for r in catalog.values() if key in r.fuzz), None)
+        if found is not None:
+            return found
+    raise ValueError(f"no requirement in the catalog has the fuzz key {FALLBACK!r} for unknown failure kinds")
+
+
+def requirement_for(
+    catalog: dict[str, Requirement], failure: Failure, operation: str, status: int
+) -> str | None:
+    """The catalog requirement a schemathesis failure breaks, or None when the rules of judgement allow it.
+
+    The rules: an undocumented 4xx for invalid input is acceptable, and only success bodies are judged
+    (error bodies have any layout; a 204 has no body to type).
+    """
+    kind = type(failure).__name__
     success = 200 <= status < 300
-    if name == "ServerError":
-        return "ROBUST-02"
-    if name == "UndefinedStatusCode":
-        return None if 400 <= status < 500 else "SCHEMA-05"
-    if name in ("JsonSchemaError", "MalformedJson"):
-        return BODY_SCHEMA_REQUIREMENT.get(operation) if success else None
-    if name in ("UndefinedContentType", "MissingContentType", "MalformedMediaType"):
-        return "SCHEMA-04" if success and status != 204 else None
-    if name == "UseAfterFree":
-        return "DELETE-04"
-    if name == "EnsureResourceAvailability":
-        return "CREATE-02"
-    return "ROBUST-02"
+    if kind == "UndefinedStatusCode" and 400 <= status < 500:
+        return None
+    if kind in BODY_KINDS and not success:
+        return None
+    if kind in MEDIA_KINDS and (not success or status == 204):
+        return None
+    return fuzz_requirement(catalog, kind, operation)
+
+
+def body_requirement(catalog: dict[str, Requirement], operation: str) -> str | None:
+    """The requirement that judges the success body of ``operation`` (fuzz key ``JsonSchemaError@op``)."""
+    return next((r.id for r in catalog.values() if f"JsonSchemaError@{operation}" in r.fuzz), None)
 
 
 def judge(check: Checker, case: Any, response: httpx.Response, seen: set[tuple[str, str]]) -> None:
@@ -120,7 +174,7 @@ def judge(check: Checker, case: Any, response: httpx.Response, seen: set[tuple[s
     status = response.status_code
     evidence = check.recent[-1:]
     for failure in failures:
-        requirement = requirement_for(failure, operation, status)
+        requirement = requirement_for(check.catalog, failure, operation, status)
         if requirement is None:
             continue
         key = (requirement, failure.title)
@@ -130,10 +184,9 @@ def judge(check: Checker, case: Any, response: httpx.Response, seen: set[tuple[s
         check.record(
             requirement, Verdict.FAIL, f"{case.operation.label} -> {status}: {failure.title}", evidence
         )
-    if not failures and 200 <= status < 300 and operation in BODY_SCHEMA_REQUIREMENT:
-        check.record(
-            BODY_SCHEMA_REQUIREMENT[operation], Verdict.PASS, f"{case.operation.label} -> {status} matches"
-        )
+    matched = body_requirement(check.catalog, operation)
+    if not failures and 200 <= status < 300 and matched is not None:
+        check.record(matched, Verdict.PASS, f"{case.operation.label} -> {status} matches")
 
 
 def validate(
