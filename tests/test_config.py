@@ -253,3 +253,8 @@ def test_jobs_is_at_least_one() -> None:
     assert build_config({**REMOTE, "jobs": "4"}, env={}).jobs == 4
     with pytest.raises(ConfigError, match="--jobs takes an integer >= 1"):
         build_config({**REMOTE, "jobs": "0"}, env={})
+
+
+def test_a_broken_configuration_counts_as_configured_so_build_config_reports_it(tmp_path: Path) -> None:
+    write(tmp_path / "vpsconform.toml", 'token = "x"\n')
+    assert target_configured({}, env={})

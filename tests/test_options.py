@@ -135,6 +135,21 @@ def test_tokens_are_named_by_the_variable_that_holds_them() -> None:
     assert '--token "$STAGING_TOKEN"' in reproduce_command(renamed, runner="pytest")
 
 
+def test_a_token_in_the_config_file_stops_the_cli_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "vpsconform.toml").write_text('token = "s3cret"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "vpsconform", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+        check=False,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "token_env" in done.stderr and "s3cret" not in done.stderr
+
+
 def test_a_config_file_and_the_tokens_variable_are_enough_for_a_remote_run(tmp_path: Path) -> None:
     target = start(TargetOptions(time_scale=0.002))
     try:

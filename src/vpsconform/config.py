@@ -183,8 +183,14 @@ class _Sources:
 def target_configured(
     flags: Mapping[str, Any], env: Mapping[str, str] | None = None, *, file: str | Path | None = None
 ) -> bool:
-    """True when a flag, the environment or the config file names a target (else: start the embedded one)."""
-    return _Sources(flags, os.environ if env is None else env, file).get("target") is not None
+    """True when a flag, the environment or the config file names a target (else: start the embedded one).
+
+    Also True when the configuration is broken, so no embedded target is started before build_config says why.
+    """
+    try:
+        return _Sources(flags, os.environ if env is None else env, file).get("target") is not None
+    except ConfigError:
+        return True
 
 
 def build_config(
