@@ -37,6 +37,7 @@ REMOTE = {
     "max_rps": "5",
     "request_timeout": "12",
 }
+PYTEST_FLAGS = ("--server-id", "1", "--server-id", "2", "--profile", "deep")
 EMBEDDED = RunConfig(target="http://127.0.0.1:1", token="t", server_ids=(1,), max_rps=0.0, embedded=True)
 
 
@@ -60,8 +61,24 @@ def test_run_help_lists_every_cli_option() -> None:
             assert option.env is None or option.env in shown
 
 
-def test_pytest_options_follow_the_table(tmp_path: Path) -> None:
-    """add_pytest_options registers the pytest options; flags_from_pytest reads them back like the CLI's."""
+def test_pytest_help_of_the_suites_lists_every_pytest_option() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites/", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for option in OPTIONS:
+        if "pytest" in option.where:
+            assert re.search(rf"{option.flag}\b", done.stdout), option.flag
+    assert "--select" not in done.stdout
+
+
+def test_flags_from_pytest_reads_the_options_like_the_cli(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(
         textwrap.dedent(
             """
@@ -73,24 +90,16 @@ def test_pytest_options_follow_the_table(tmp_path: Path) -> None:
             def test_flags(pytestconfig):
                 flags = flags_from_pytest(pytestconfig)
                 assert flags["server_ids"] == ["1", "2"] and flags["profile"] == "deep", flags
-                assert "select" not in flags and "alluredir" not in flags
+                assert flags["target"] is None and "select" not in flags and "alluredir" not in flags
             """
         )
     )
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly"]
     done = subprocess.run(
-        [*command, "--help"], cwd=tmp_path, capture_output=True, text=True, env=clean_env(), check=False
-    )
-    assert done.returncode == 0, done.stderr
-    for option in OPTIONS:
-        if "pytest" in option.where:
-            assert re.search(rf"{option.flag}\b", done.stdout), option.flag
-    assert "--select" not in done.stdout
-    done = subprocess.run(
-        [*command, "conftest.py", "--server-id", "1", "--server-id", "2", "--profile", "deep", "-q"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "conftest.py", *PYTEST_FLAGS],
         cwd=tmp_path,
         capture_output=True,
         text=True,
+        timeout=120,
         env=clean_env(),
         check=False,
     )
