@@ -115,5 +115,5 @@ class Interlock:
         except (ValueError, UnicodeDecodeError):
             return  # not JSON: a provider cannot read a name from it either
         name = document.get("name") if isinstance(document, dict) else None
-        if isinstance(name, str) and not name.startswith(self.prefix):
+        if isinstance(name, str) and name and not name.startswith(self.prefix):  # "" cannot carry one
             raise UnsafeRequest(f"POST {SNAPSHOTS}: the name {name[:40]!r} lacks this run's prefix")
