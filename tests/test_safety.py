@@ -27,7 +27,7 @@ HOSTILE = {
     "%201000%20": 1000,
     "%2531%2530%2530%2530": 1000,
     "1.5": 1,
-    "１０００": 1000,
+    "\uff11\uff10\uff10\uff10": 1000,  # fullwidth digits
     "1_000": 1000,
     "+1000": 1000,
     "-1": -1,
@@ -55,8 +55,8 @@ def test_interlock_refuses_every_hostile_spelling(interlock: Interlock, spelling
 
 @pytest.mark.parametrize(
     "segment",
-    [str(OWNED), f"{OWNED}.5", f"{OWNED}e0", str(ABSENT_ID), f"{ABSENT_ID}.5", f"{ABSENT_ID}abc", "abc", "%00",
-     "9" * 26, "-" + "9" * 26, "x" * 2000, "%F0%9F%92%A5"],
+    [str(OWNED), f"{OWNED}.5", f"{OWNED}e0", str(ABSENT_ID), f"{ABSENT_ID}.5", f"{ABSENT_ID}abc",
+     "abc", "%00", "9" * 26, "-" + "9" * 26, "x" * 2000, "%F0%9F%92%A5"],
 )  # fmt: skip
 def test_interlock_lets_owned_absent_and_impossible_ids_through(interlock: Interlock, segment: str) -> None:
     interlock.check("DELETE", f"{SNAPSHOTS}{segment}/", "", None)
@@ -122,7 +122,8 @@ def test_client_refuses_before_sending(reference_target, interlock: Interlock) -
 
 
 @pytest.mark.parametrize(
-    ("header", "expected"), [("3", 3.0), ("", 1.0), ("0", 0.0), ("120", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)]
+    ("header", "expected"),
+    [("3", 3.0), ("", 1.0), ("0", 0.0), ("120", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
 )  # fmt: skip
 def test_retry_after(header: str, expected: float | None) -> None:
     response = httpx.Response(429, headers={"Retry-After": header} if header else {})
