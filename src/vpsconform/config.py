@@ -109,8 +109,7 @@ def _file_section(path: Path) -> dict[str, Any] | None:
 def find_config_file(
     flags: Mapping[str, Any], env: Mapping[str, str], file: str | Path | None = None
 ) -> tuple[Path, dict[str, Any]] | None:
-    """The config file in use and its settings: --config / VPSCONFORM_CONFIG, else ./vpsconform.toml,
-    else [tool.vpsconform] in ./pyproject.toml; None when there is none."""
+    """The config file in use and its settings (--config, ./vpsconform.toml, ./pyproject.toml), or None."""
     named = file or flags.get("config") or env.get(BY_NAME["config"].env or "")
     if named:
         path = Path(named)

@@ -11,6 +11,7 @@ import dataclasses
 import shlex
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -33,8 +34,6 @@ Parse = Callable[[Any, str], Any]
 
 
 def _url(value: Any, label: str) -> str:
-    from urllib.parse import urlsplit
-
     text = str(value)
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -246,8 +245,6 @@ OPTIONS: tuple[Option, ...] = (
 )  # fmt: skip
 
 BY_NAME = {option.name: option for option in OPTIONS}
-#: option name -> environment variable read when the option is not given.
-ENV_VARS = {option.name: option.env for option in OPTIONS if option.env}
 
 
 def _in(scope: str) -> list[Option]:
