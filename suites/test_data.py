@@ -15,13 +15,14 @@ other on a single server otherwise):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
 
-from vpsconform.observe import find_snapshot, watch_restore
+from vpsconform.observe import find_snapshot, poll_until
 from vpsconform.probes import ProbeError
 
 ALL = ("DATA-01", "DATA-02", "DATA-03")
@@ -41,13 +42,13 @@ class Outcome:
 class Scenario:
     """Steps shared by both scenarios: markers, completed snapshots, and restores waited to their end."""
 
-    def __init__(self, api, snapshots, probes, names, timing, run_state, server_id: int) -> None:
+    def __init__(self, api, snapshots, servers, probes, names, timing, server_id: int) -> None:
         self.api = api
         self.snapshots = snapshots
+        self.servers = servers
         self.probes = probes
         self.names = names
         self.timing = timing
-        self.run_state = run_state
         self.server_id = server_id
         self.outcome = Outcome()
 
@@ -85,7 +86,8 @@ class Scenario:
         """Restore a snapshot, wait until the restore has finished, then read the server's marker.
 
         The end is seen through the servers API; without it, through the data (the restore is over when the
-        marker is no longer `current`), bounded by the documented maximum.
+        marker is no longer `current`), bounded by the documented maximum. A probe that fails raises
+        ProbeError: a failed read is never taken for "data unchanged".
         """
         started = time.monotonic()
         response = self.api.restore_snapshot(body["id"])
@@ -94,64 +96,73 @@ class Scenario:
                 f"restore of {label} ({body['id']}) answered {response.status_code} (see RESTORE)"
             )
             return
-        seconds, seen = watch_restore(self.api, self.server_id, self.timing, started=started)
+        seconds, seen = self.servers.watch_restore(self.server_id, started=started)
         if seen:
             if seconds is None:
                 self.outcome.reason = (
-                    f"the restore of {label} did not finish within "
-                    f"{self.timing.restore_max:.2f} s (see TIME-02)"
+                    f"the restore of {label} did not finish within {self.timing.restore_max:.2f} s"
                 )
                 return
             self.outcome.read = self.probes.read(self.server_id)
             return
-        while True:  # no servers API: the data shows when the restore is over
-            value = self.probes.read(self.server_id)
-            if value != current or time.monotonic() - started > self.timing.restore_max:
-                self.outcome.read = value
-                return
-            time.sleep(self.timing.poll_interval)
+        reads: list[str] = []  # no servers API: the data shows when the restore is over
+
+        def changed() -> bool:
+            reads.append(self.probes.read(self.server_id))
+            return reads[-1] != current
+
+        poll_until(changed, self.timing.restore_max, self.timing.poll_interval, started=started)
+        self.outcome.read = reads[-1]
 
 
-def overwrite(scenario: Scenario) -> Outcome:
+def probed(steps: Callable[[Scenario], None]) -> Callable[[Scenario], Outcome]:
+    """Run a scenario's steps; a failing data probe leaves its outcome without a read, with the reason."""
+
+    def run(scenario: Scenario) -> Outcome:
+        try:
+            steps(scenario)
+        except ProbeError as exc:
+            scenario.outcome.read = None
+            scenario.outcome.reason = f"data probe failed: {exc}"
+        return scenario.outcome
+
+    return run
+
+
+@probed
+def overwrite(scenario: Scenario) -> None:
     """DATA-01/02: A, S1, B, S2, C, restore S1 -> A expected."""
-    try:
-        scenario.write("A")
-        s1 = scenario.snapshot("S1")
-        if s1 is None:
-            return scenario.outcome
-        scenario.write("B")
-        if scenario.snapshot("S2") is None:
-            return scenario.outcome
-        current = scenario.write("C")
-        scenario.restore_and_read("S1", s1, current)
-    except ProbeError as exc:
-        scenario.outcome.reason = f"data probe failed: {exc}"
-    return scenario.outcome
+    scenario.write("A")
+    s1 = scenario.snapshot("S1")
+    if s1 is None:
+        return
+    scenario.write("B")
+    if scenario.snapshot("S2") is None:
+        return
+    current = scenario.write("C")
+    scenario.restore_and_read("S1", s1, current)
 
 
-def point_in_time(scenario: Scenario) -> Outcome:
+@probed
+def point_in_time(scenario: Scenario) -> None:
     """DATA-03: D, S3 and at once E (S3 still in progress), S3 completed, F, restore S3 -> D expected."""
-    try:
-        scenario.write("D")
-        s3 = scenario.snapshot("S3", wait=False)
-        if s3 is None:
-            return scenario.outcome
-        scenario.write("E")
-        item = find_snapshot(scenario.api, s3["id"], scenario.server_id)
-        scenario.outcome.during = item is not None and item.get("status") == "in_progress"
-        if not scenario.completed("S3", s3):
-            return scenario.outcome
-        current = scenario.write("F")
-        scenario.restore_and_read("S3", s3, current)
-    except ProbeError as exc:
-        scenario.outcome.reason = f"data probe failed: {exc}"
-    return scenario.outcome
+    scenario.write("D")
+    s3 = scenario.snapshot("S3", wait=False)
+    if s3 is None:
+        return
+    scenario.write("E")
+    item = find_snapshot(scenario.api, s3["id"], scenario.server_id)
+    scenario.outcome.during = item is not None and item.get("status") == "in_progress"
+    if not scenario.completed("S3", s3):
+        return
+    current = scenario.write("F")
+    scenario.restore_and_read("S3", s3, current)
 
 
 @pytest.mark.requirement(*ALL)
-def test_restore_brings_back_the_snapshot_data(
-    api, servers, snapshots, probes, names, check, timing, run_state
-):
+@pytest.mark.profile("standard")  # waits for snapshots and restores: up to 50 production minutes
+@pytest.mark.needs("probes")
+def test_restore_brings_back_the_snapshot_data(api, servers, snapshots, probes, names, check, timing):
     """Restores put back the restored snapshot's data, as captured at its creation.
 
     Defects caught, per check:
@@ -164,15 +175,14 @@ def test_restore_brings_back_the_snapshot_data(
     with ExitStack() as stack:
         first = stack.enter_context(servers.lease(room=2))
         if first is None:
-            for rid in ALL:
-                check.inconclusive(rid, "no configured server has 2 free snapshot slots")
+            check.inconclusive_all(ALL, "no configured server has 2 free snapshot slots")
             return
         second = stack.enter_context(servers.lease(room=1, exclude=(first,)))
         if second == first:
             second = None
 
         def scenario(server_id: int) -> Scenario:
-            return Scenario(api, snapshots, probes, names, timing, run_state, server_id)
+            return Scenario(api, snapshots, servers, probes, names, timing, server_id)
 
         try:
             if second is not None:
@@ -203,8 +213,7 @@ def judge_overwrite(check, server_id: int, outcome: Outcome) -> None:
     """DATA-01 and DATA-02 from the overwrite scenario."""
     if outcome.read is None:
         reason = outcome.reason or "no marker was read back"
-        check.inconclusive("DATA-01", f"server {server_id}: {reason}")
-        check.inconclusive("DATA-02", f"server {server_id}: {reason}")
+        check.inconclusive_all(("DATA-01", "DATA-02"), f"server {server_id}: {reason}")
         return
     m = outcome.markers
     read = outcome.read

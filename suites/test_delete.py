@@ -133,11 +133,18 @@ def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, names, ti
 IN_PROGRESS = ("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
 
 
-def delete_in_progress(api, snapshots, names, check, server_id: int) -> tuple[dict, bool] | None:
-    """Create a snapshot and delete it while in progress; judge DELETE-07 and, if accepted, DELETE-01..03.
+def delete_in_progress(api, servers, snapshots, names, check) -> tuple[dict, int, bool] | None:
+    """On a leased server, create a snapshot and delete it while in progress; judge DELETE-07 and, if the
+    delete was accepted, DELETE-01..03. Returns (the snapshot, its server, whether the delete was refused),
+    or None when it could not be tried (recorded as inconclusive)."""
+    with servers.lease(room=1) as server_id:
+        if server_id is None:
+            check.inconclusive_all(IN_PROGRESS, "no configured server had a free snapshot slot")
+            return None
+        return _delete_in_progress(api, snapshots, names, check, server_id)
 
-    Returns (the snapshot, whether the delete was refused), or None when it could not be tried (recorded).
-    """
+
+def _delete_in_progress(api, snapshots, names, check, server_id: int) -> tuple[dict, int, bool] | None:
     response, body = snapshots.create(server_id, name=names("del-run"), client=api)
     if body is None:
         check.inconclusive_all(
@@ -175,7 +182,7 @@ def delete_in_progress(api, snapshots, names, check, server_id: int) -> tuple[di
             )
         elif not item_listed:
             check.inconclusive("DELETE-07", f"snapshot {snapshot_id} was not listed before the delete")
-        return body, True
+        return body, server_id, True
     # Accepted: an own snapshot's delete answers 204 (200/202 fail DELETE-01), empty, and it is gone.
     check.status("DELETE-01", response, f"delete of in-progress snapshot {snapshot_id}")
     ok, detail = empty_body(response)
@@ -196,7 +203,7 @@ def delete_in_progress(api, snapshots, names, check, server_id: int) -> tuple[di
             f"the list {view} after the 204 to an in-progress "
             f"delete: snapshot {snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
         )
-    return body, False
+    return body, server_id, False
 
 
 @pytest.mark.requirement(*IN_PROGRESS)
@@ -209,17 +216,13 @@ def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check)
     - DELETE-03: a delete of an unfinished snapshot that only cancels the job and leaves the row listed.
     - DELETE-01/02: an accepted delete answered 200/202 or with content.
     """
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            check.inconclusive_all(IN_PROGRESS, "no configured server had a free snapshot slot")
-            return
-        tried = delete_in_progress(api, snapshots, names, check, server_id)
-        if tried is not None and tried[1]:
-            check.inconclusive_all(
-                IN_PROGRESS[1:],
-                "the in-progress delete was refused; deleting the snapshot once completed is judged by "
-                "test_refused_delete_leaves_it_deletable (profile standard)",
-            )
+    tried = delete_in_progress(api, servers, snapshots, names, check)
+    if tried is not None and tried[2]:
+        check.inconclusive_all(
+            IN_PROGRESS[1:],
+            "the in-progress delete was refused; deleting the snapshot once completed is judged by "
+            "test_refused_delete_leaves_it_deletable (profile standard)",
+        )
 
 
 @pytest.mark.requirement(*IN_PROGRESS)
@@ -231,48 +234,45 @@ def test_refused_delete_leaves_it_deletable(api, servers, snapshots, names, chec
     - DELETE-01/02/03: a refusal that leaves a lock behind (the completed snapshot cannot be deleted), or a
       later delete answered with content or leaving it listed.
     """
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            check.inconclusive_all(IN_PROGRESS, "no configured server had a free snapshot slot")
-            return
-        tried = delete_in_progress(api, snapshots, names, check, server_id)
-        if tried is None or not tried[1]:
-            return
-        body = tried[0]
-        snapshot_id = str(body["id"])
-        timeline = snapshots.wait(body)
-        if timeline.final != "completed":
-            check.inconclusive_all(
-                IN_PROGRESS[1:],
-                f"after the refused delete, snapshot {snapshot_id} ended {timeline.final!r}, not completed",
-            )
-            return
-        response = delete_once(api, snapshot_id)
-        check.status("DELETE-01", response, f"delete of snapshot {snapshot_id} once completed")
-        if not 200 <= response.status_code < 300:
-            check.inconclusive_all(
-                ("DELETE-02", "DELETE-03"), f"the delete answered {response.status_code}, not 204"
-            )
-            return
-        ok, detail = empty_body(response)
-        check.that(
-            "DELETE-02",
-            ok,
-            f"{response.status_code} to the delete of snapshot {snapshot_id}: {detail}",
-            evidence=response,
+    tried = delete_in_progress(api, servers, snapshots, names, check)
+    if tried is None or not tried[2]:
+        return
+    body, server_id, _ = tried
+    body = tried[0]
+    snapshot_id = str(body["id"])
+    timeline = snapshots.wait(body)
+    if timeline.final != "completed":
+        check.inconclusive_all(
+            IN_PROGRESS[1:],
+            f"after the refused delete, snapshot {snapshot_id} ended {timeline.final!r}, not completed",
         )
-        ids = listed_ids(api, server_id)
-        if response.status_code != 204 or ids is None:
-            check.inconclusive(
-                "DELETE-03", f"the delete answered {response.status_code}; list readable: {ids is not None}"
-            )
-        else:
-            check.that(
-                "DELETE-03",
-                snapshot_id not in ids,
-                f"the filtered list after the 204: snapshot "
-                f"{snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
-            )
+        return
+    response = delete_once(api, snapshot_id)
+    check.status("DELETE-01", response, f"delete of snapshot {snapshot_id} once completed")
+    if not 200 <= response.status_code < 300:
+        check.inconclusive_all(
+            ("DELETE-02", "DELETE-03"), f"the delete answered {response.status_code}, not 204"
+        )
+        return
+    ok, detail = empty_body(response)
+    check.that(
+        "DELETE-02",
+        ok,
+        f"{response.status_code} to the delete of snapshot {snapshot_id}: {detail}",
+        evidence=response,
+    )
+    ids = listed_ids(api, server_id)
+    if response.status_code != 204 or ids is None:
+        check.inconclusive(
+            "DELETE-03", f"the delete answered {response.status_code}; list readable: {ids is not None}"
+        )
+    else:
+        check.that(
+            "DELETE-03",
+            snapshot_id not in ids,
+            f"the filtered list after the 204: snapshot "
+            f"{snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
+        )
 
 
 def _status_of(api: ApiClient, server_id: int, snapshot_id: str) -> Any:

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from vpsconform.client import json_or_none
-from vpsconform.observe import find_snapshot, server_status, watch_restore
+from vpsconform.observe import ObservationError, find_snapshot, poll_until, server_status
 from vpsconform.probes import ProbeError
 
 ALL = (
@@ -37,22 +37,40 @@ ALL = (
 class RestoreWatch:
     """How this target lets a restore's end be seen: the servers API, the data probes, or not at all."""
 
-    def __init__(self, api, timing, server_id: int, probes) -> None:
+    def __init__(self, api, servers, timing, server_id: int, probes) -> None:
         self.api = api
+        self.servers = servers
         self.timing = timing
         self.server_id = server_id
         self.servers_api = server_status(api, server_id) is not None
         self.probes = None if self.servers_api else probes
+        self.probe_failure: str | None = None
 
     @property
     def how(self) -> str:
         """What the end of a restore is judged by, for messages."""
-        return "the servers API" if self.servers_api else "the data probe" if self.probes else "nothing"
+        if self.servers_api:
+            return "the servers API"
+        if self.probes:
+            return "the data probe"
+        return f"nothing (the data probe failed: {self.probe_failure})" if self.probe_failure else "nothing"
+
+    def read(self) -> str:
+        """The server's marker; ObservationError when the probe fails (the restore's end cannot be seen)."""
+        try:
+            return self.probes.read(self.server_id)
+        except ProbeError as exc:
+            raise ObservationError(f"the data probe that shows a restore's end failed: {exc}") from None
 
     def mark(self, marker: str) -> None:
-        """Put a marker on the server's data (only when the probes are what shows a restore's end)."""
-        if self.probes is not None:
+        """Put a marker on the server's data (only when the probes are what shows a restore's end); a probe
+        that fails leaves the restores unobservable, with the reason."""
+        if self.probes is None:
+            return
+        try:
             self.probes.write(self.server_id, marker)
+        except ProbeError as exc:
+            self.probes, self.probe_failure = None, str(exc)
 
     def wait(self, started: float, changed_from: str | None) -> tuple[str, float | None, list[str]]:
         """Wait for the restore begun at `started` (monotonic, just before its POST) to end.
@@ -61,33 +79,24 @@ class RestoreWatch:
         ``late`` (it ended, but was still going past the documented maximum), ``timeout`` (still going at
         twice the maximum) or ``unobservable`` (nothing shows the end: the maximum is waited out instead).
         A restore still going at the maximum is followed for as long again, so that a slow restore is told
-        from one that never ends.
+        from one that never ends. A data probe that fails is an ObservationError, never "data unchanged".
         """
         limit = self.timing.restore_max
         if self.servers_api:
-            seconds, seen = watch_restore(self.api, self.server_id, self.timing, started=started)
+            seconds, seen = self.servers.watch_restore(self.server_id, started=started)
             if seen and seconds is not None:
                 return "finished", seconds, seen
             if seen:
-                seconds, more = watch_restore(
-                    self.api, self.server_id, self.timing, started=started, limit=2 * limit
-                )
+                seconds, more = self.servers.watch_restore(self.server_id, started=started, limit=2 * limit)
                 seen += [status for status in more if status != seen[-1]]
                 return ("late" if seconds is not None else "timeout"), seconds, seen
         if self.probes is not None and changed_from is not None:
-            late = False
-            while True:
-                now = time.monotonic() - started
-                try:
-                    value = self.probes.read(self.server_id)
-                except ProbeError:
-                    value = changed_from
-                if value != changed_from:
-                    return ("late" if late else "finished"), now, []
-                late = now > limit
-                if now > 2 * limit:
-                    return "timeout", None, []
-                time.sleep(self.timing.poll_interval)
+            changed, seconds = poll_until(
+                lambda: self.read() != changed_from, 2 * limit, self.timing.poll_interval, started=started
+            )
+            if not changed:
+                return "timeout", None, []
+            return ("late" if seconds > limit else "finished"), seconds, []
         remaining = limit - (time.monotonic() - started)
         if remaining > 0:
             time.sleep(remaining)
@@ -95,6 +104,7 @@ class RestoreWatch:
 
 
 @pytest.mark.requirement(*ALL)
+@pytest.mark.profile("standard")  # waits for a snapshot and two restores: up to 40 production minutes
 def test_restore_lifecycle(api, servers, snapshots, names, check, timing, run_state, request):
     """Restore a snapshot: refused while in progress, then accepted, exclusive, finished in time, repeatable.
 
@@ -113,11 +123,10 @@ def test_restore_lifecycle(api, servers, snapshots, names, check, timing, run_st
     """
     with servers.lease(room=1) as server_id:
         if server_id is None:
-            for rid in ALL:
-                check.inconclusive(rid, "no configured server has a free snapshot slot")
+            check.inconclusive_all(ALL, "no configured server has a free snapshot slot")
             return
         probes = request.getfixturevalue("probes") if run_state.config.has_probes else None
-        watch = RestoreWatch(api, timing, server_id, probes)
+        watch = RestoreWatch(api, servers, timing, server_id, probes)
         try:
             restore_scenario(api, servers, snapshots, names, check, timing, run_state, server_id, watch)
         finally:
@@ -127,20 +136,13 @@ def test_restore_lifecycle(api, servers, snapshots, names, check, timing, run_st
 def restore_scenario(api, servers, snapshots, names, check, timing, run_state, server_id, watch) -> None:
     """The steps of test_restore_lifecycle on one leased server."""
     snapshot_marker, later_marker = names("restore-data"), names("restore-later")
-    try:
-        watch.mark(snapshot_marker)
-    except ProbeError as exc:
-        watch.probes = None
-        run_state.notify(f"data probe unusable, restores are not observable: {exc}")
+    watch.mark(snapshot_marker)
     name = names("restore")
     response, body = snapshots.create(server_id, name=name)
     if body is None:
-        for rid in ALL:
-            check.inconclusive(
-                rid,
-                f"no snapshot to restore: create on server {server_id} answered "
-                f"{response.status_code} (see CREATE)",
-            )
+        check.inconclusive_all(
+            ALL, f"no snapshot to restore: create on server {server_id} answered {response.status_code}"
+        )
         return
     snapshot_id = body["id"]
     where = f"snapshot {snapshot_id} of server {server_id}"
@@ -167,14 +169,11 @@ def restore_scenario(api, servers, snapshots, names, check, timing, run_state, s
 
     timeline = snapshots.wait(body)
     if timeline.final != "completed":
-        for rid in ALL:
-            if rid != "RESTORE-06":
-                check.inconclusive(rid, f"{where} never completed ({timeline.final!r}; see LIFECYCLE)")
+        check.inconclusive_all(
+            [rid for rid in ALL if rid != "RESTORE-06"], f"{where} never completed ({timeline.final!r})"
+        )
         return
-    try:
-        watch.mark(later_marker)  # so the restore visibly changes the data back
-    except ProbeError:
-        watch.probes = None
+    watch.mark(later_marker)  # so the restore visibly changes the data back
 
     # RESTORE-01..03: a completed snapshot of an idle server restores, and the answer says so.
     before = server_status(api, server_id)
@@ -183,9 +182,10 @@ def restore_scenario(api, servers, snapshots, names, check, timing, run_state, s
     accepted = 200 <= restore.status_code < 300
     check.status("RESTORE-01", restore, f"restore of completed {where}")
     if not accepted:
-        for rid in ALL:
-            if rid not in ("RESTORE-01", "RESTORE-06"):
-                check.inconclusive(rid, f"the restore of {where} was not started ({restore.status_code})")
+        check.inconclusive_all(
+            [rid for rid in ALL if rid not in ("RESTORE-01", "RESTORE-06")],
+            f"the restore of {where} was not started ({restore.status_code})",
+        )
         return
     # RESTORE-04 first: the second restore must reach the server while the first still runs.
     current = server_status(api, server_id) if watch.servers_api else "restoring"
@@ -237,10 +237,7 @@ def restore_scenario(api, servers, snapshots, names, check, timing, run_state, s
     )
 
     # RESTORE-05 (second part): once the restore is over, a new one is accepted, and it ends too.
-    try:
-        watch.mark(later_marker)
-    except ProbeError:
-        watch.probes = None
+    watch.mark(later_marker)
     if item is None:
         check.inconclusive("RESTORE-05", f"{where} is gone after its restore: no snapshot to restore again")
         return
@@ -337,7 +334,7 @@ def judge_end(
         check.that("TIME-02", False, message)
     else:
         reason = (
-            f"the end of the {what} cannot be observed: no servers API and no data probes "
+            f"the end of the {what} cannot be observed: no servers API, watched by {watch.how} "
             f"(waited out the documented maximum, {timing.restore_max:.2f} s)"
         )
         check.inconclusive("RESTORE-05", reason)

@@ -8,28 +8,28 @@ one carrying this run's unique snapshot name (ids alone are not used: a provider
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from _helpers import wait_out_restore
 
-from vpsconform.client import ApiClient, list_items
-from vpsconform.observe import watch_restore
+from vpsconform.client import ApiClient, list_items, server_of
+from vpsconform.contract import SNAPSHOT_LIMIT
 
-SNAPSHOT_LIMIT = 5
+#: Answers to a filter on another account's server that show nothing by construction (LIST-06 judges them).
+REFUSALS = (400, 403, 404)
+FOREIGN = pytest.mark.needs("foreign-account")
 
 
 # Helpers --
-def server_of(item: dict[str, Any]) -> str:
-    """The id of the server a list item names, as text."""
-    server = item.get("server")
-    return str(server.get("id")) if isinstance(server, dict) else ""
-
-
 def leaks(items: list[dict[str, Any]], server_id: int, name: str) -> list[Any]:
     """Ids of items that belong to the other account: on its server, or carrying its snapshot's name."""
-    return [item.get("id") for item in items if server_of(item) == str(server_id) or item.get("name") == name]
+    return [
+        item.get("id") for item in items if str(server_of(item)) == str(server_id) or item.get("name") == name
+    ]
 
 
 def account_works(client: ApiClient) -> httpx.Response | None:
@@ -58,10 +58,12 @@ def check_not_listed(
             evidence=unfiltered,
         )
     filtered = viewer.list_snapshots(server_id)
-    if filtered.status_code == 401:
-        check.inconclusive(rid, f"{who}'s list filtered by server {server_id} {moment} answered 401")
+    items = [] if filtered.status_code in REFUSALS else list_items(filtered)
+    if items is None:
+        check.inconclusive(
+            rid, f"{who}'s list filtered by server {server_id} {moment} answered {filtered.status_code}"
+        )
         return
-    items = list_items(filtered) or []  # any refusal (400/403/404) shows nothing: LIST-06 judges its code
     found = leaks(items, server_id, name)
     check.that(
         rid,
@@ -72,24 +74,95 @@ def check_not_listed(
     )
 
 
-def wait_out_restore(api: ApiClient, server_id: int, timing: Any) -> None:
-    """A restore was (wrongly) started: wait until it ends, or out the documented maximum if unobservable."""
-    _, seen = watch_restore(api, server_id, timing)
-    if not seen:
-        time.sleep(timing.restore_max)
+def theirs_while_new(api, foreign_api, run_config, snapshots, names, check) -> tuple[int, str, dict] | None:
+    """The other account snapshots one of its servers; judge TENANT-05 while it is new.
+
+    Returns (their server, name, snapshot), or None when the setup failed (recorded as inconclusive).
+    """
+    refused = account_works(foreign_api)
+    if refused is not None:
+        check.inconclusive("TENANT-05", f"the foreign account's list answered {refused.status_code}")
+        return None
+    if not run_config.foreign_server_ids:
+        check.inconclusive(
+            "TENANT-05", "no server of the foreign account is configured (--foreign-server-id)"
+        )
+        return None
+    foreign_server = None
+    for candidate in run_config.foreign_server_ids:
+        held = list_items(foreign_api.list_snapshots(candidate))
+        if held is not None and len(held) < SNAPSHOT_LIMIT:
+            foreign_server = candidate
+            break
+    if foreign_server is None:
+        check.inconclusive("TENANT-05", "no configured foreign server had a free snapshot slot")
+        return None
+    name = names("ten-thrs")
+    response, body = snapshots.create(foreign_server, name=name, client=foreign_api)
+    if body is None:
+        check.inconclusive(
+            "TENANT-05",
+            f"the foreign account's create on its server {foreign_server} answered {response.status_code}",
+        )
+        return None
+    check_not_listed(check, "TENANT-05", api, "our account", foreign_server, name, "while theirs is new")
+    return foreign_server, name, body
+
+
+@contextmanager
+def our_new_snapshot(api, foreign_api, servers, snapshots, names, check, declared) -> Iterator[tuple | None]:
+    """Lease a server, create our snapshot there and judge TENANT-01 while it is new.
+
+    Yields (server, name, snapshot), or None when the setup failed (recorded as inconclusive).
+    """
+    refused = account_works(foreign_api)
+    if refused is not None:
+        reason = f"the foreign account's list answered {refused.status_code}: its token is not usable"
+        check.inconclusive_all(declared, reason)
+        yield None
+        return
+    with servers.lease(room=1) as server_id:
+        if server_id is None:
+            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
+            yield None
+            return
+        name = names("ten-ours")
+        response, body = snapshots.create(server_id, name=name, client=api)
+        if body is None:
+            reason = f"setup: create on server {server_id} answered {response.status_code}"
+            check.inconclusive_all(declared, reason)
+            yield None
+            return
+        check_not_listed(
+            check, "TENANT-01", foreign_api, "the foreign account", server_id, name, "while ours is new"
+        )
+        yield server_id, name, body
 
 
 # TENANT-01..03: another account can neither see nor touch our snapshot --
+@pytest.mark.requirement("TENANT-01")
+@FOREIGN
+def test_foreign_account_cannot_see_our_new_snapshot(api, foreign_api, servers, snapshots, names, check):
+    """Our snapshot, just created, is invisible to the other account (unfiltered and filtered by our server).
+
+    Defects caught:
+    - TENANT-01: a list queryset not scoped to the caller (`Snapshot.objects.all()`), or a `server_id` filter
+      applied without the ownership join, shows our snapshot to the other account.
+    """
+    with our_new_snapshot(api, foreign_api, servers, snapshots, names, check, ("TENANT-01",)):
+        pass
+
+
 @pytest.mark.requirement("TENANT-01", "TENANT-02", "TENANT-03")
 @pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+@FOREIGN
 def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
     api, foreign_api, servers, snapshots, names, timing, check
 ):
     """Our completed snapshot is invisible to the other account, and its restore and delete get 404.
 
     Defects caught:
-    - TENANT-01: a list queryset not scoped to the caller (`Snapshot.objects.all()`), or a `server_id` filter
-      applied without the ownership join, shows our snapshot to the other account, in progress or completed.
+    - TENANT-01: as above, once the snapshot has completed.
     - TENANT-02: restore looks the snapshot up by id alone (`get_object_or_404(Snapshot, pk=id)`): the other
       account restores our server (200), or learns it exists (403 tolerated with a warning; 400 for a state
       check before the ownership check fails).
@@ -97,28 +170,11 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
       attempt our snapshot must still be in our list.
     """
     declared = ("TENANT-01", "TENANT-02", "TENANT-03")
-    refused = account_works(foreign_api)
-    if refused is not None:
-        check.inconclusive_all(
-            declared,
-            f"the foreign account's list answered {refused.status_code}: its token is not usable",
-        )
-        return
-    with servers.lease(room=1) as server_id:
-        if server_id is None:
-            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
+    with our_new_snapshot(api, foreign_api, servers, snapshots, names, check, declared) as ours:
+        if ours is None:
             return
-        name = names("ten-ours")
-        response, body = snapshots.create(server_id, name=name, client=api)
-        if body is None:
-            check.inconclusive_all(
-                declared, f"setup: create on server {server_id} answered {response.status_code}"
-            )
-            return
+        server_id, name, body = ours
         snapshot_id = body["id"]
-        check_not_listed(
-            check, "TENANT-01", foreign_api, "the foreign account", server_id, name, "while ours is new"
-        )
 
         # Completed, so a target without an ownership check would accept the restore, not refuse its state.
         timeline = snapshots.wait(body)
@@ -134,7 +190,7 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
         restore = foreign_api.restore_snapshot(snapshot_id)
         check.status("TENANT-02", restore, f"foreign account's restore of our snapshot {snapshot_id}")
         if 200 <= restore.status_code < 300:
-            wait_out_restore(api, server_id, timing)  # a faulty target restored it: leave the server idle
+            wait_out_restore(servers, timing, server_id)  # a faulty target restored it: leave the server idle
 
         delete = foreign_api.delete_snapshot(snapshot_id)
         check.status("TENANT-03", delete, f"foreign account's delete of our snapshot {snapshot_id}")
@@ -153,6 +209,7 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
 
 # TENANT-04: another account cannot snapshot our server --
 @pytest.mark.requirement("TENANT-04")
+@FOREIGN
 def test_foreign_account_cannot_create_on_our_server(
     api, foreign_api, servers, snapshots, names, timing, check
 ):
@@ -202,41 +259,30 @@ def test_foreign_account_cannot_create_on_our_server(
 
 # TENANT-05: our list never shows another account's snapshots --
 @pytest.mark.requirement("TENANT-05")
-@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
-def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, snapshots, names, check):
-    """The other account snapshots one of its own servers; our list never shows it, in progress or completed.
+@FOREIGN
+def test_our_list_never_shows_a_new_foreign_snapshot(api, foreign_api, run_config, snapshots, names, check):
+    """The other account snapshots one of its own servers; our list does not show it while it is new.
 
     Defects caught:
     - TENANT-05: an unscoped list queryset, or a `server_id` filter that bypasses the account scope, shows the
       other account's snapshot to us (unfiltered, or filtered by its server id).
     """
-    refused = account_works(foreign_api)
-    if refused is not None:
-        check.inconclusive("TENANT-05", f"the foreign account's list answered {refused.status_code}")
+    theirs_while_new(api, foreign_api, run_config, snapshots, names, check)
+
+
+@pytest.mark.requirement("TENANT-05")
+@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+@FOREIGN
+def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, snapshots, names, check):
+    """The other account's snapshot stays out of our list once it has completed, too.
+
+    Defects caught:
+    - TENANT-05: a list that scopes in-progress jobs to their account but not completed snapshots.
+    """
+    theirs = theirs_while_new(api, foreign_api, run_config, snapshots, names, check)
+    if theirs is None:
         return
-    if not run_config.foreign_server_ids:
-        check.inconclusive(
-            "TENANT-05", "no server of the foreign account is configured (--foreign-server-id)"
-        )
-        return
-    foreign_server = None
-    for candidate in run_config.foreign_server_ids:
-        held = list_items(foreign_api.list_snapshots(candidate))
-        if held is not None and len(held) < SNAPSHOT_LIMIT:
-            foreign_server = candidate
-            break
-    if foreign_server is None:
-        check.inconclusive("TENANT-05", "no configured foreign server had a free snapshot slot")
-        return
-    name = names("ten-thrs")
-    response, body = snapshots.create(foreign_server, name=name, client=foreign_api)
-    if body is None:
-        check.inconclusive(
-            "TENANT-05",
-            f"the foreign account's create on its server {foreign_server} answered {response.status_code}",
-        )
-        return
-    check_not_listed(check, "TENANT-05", api, "our account", foreign_server, name, "while theirs is new")
+    foreign_server, name, body = theirs
     timeline = snapshots.wait(body, client=foreign_api)
     if timeline.final == "completed":
         check_not_listed(

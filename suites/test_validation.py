@@ -119,20 +119,24 @@ def pad(base: str, length: int) -> str:
 
 
 def valid_names(names) -> dict[str, str]:
-    """Names the catalog's name rule requires to be accepted (1-64 of A-Z a-z 0-9 - _)."""
+    """Names the catalog's name rule requires to be accepted (1-64 of A-Z a-z 0-9 - _).
+
+    Every name starts with the run's prefix (the client refuses any other), so names shorter than the
+    prefix, digits-only names and names with a leading hyphen or underscore cannot be sent.
+    """
     return {
-        "one character": "a",
         "64 characters": pad(names("max"), 64),
-        "digits only": str(time.time_ns())[-12:],
-        "a leading hyphen": "-" + names("lead"),
-        "a leading underscore": "_" + names("lead"),
+        "the prefix and one character": names.prefix + "a",
+        "digits after the prefix": names.prefix + str(time.time_ns())[-12:],
+        "runs of hyphens and underscores": names.prefix + "-_-_" + names("run")[len(names.prefix) :],
         "a trailing hyphen": names("trail") + "-",
-        "underscores": names("with_under_scores").replace("-", "_"),
+        "underscores": names.prefix + "with_under_scores",
         "mixed case": names("MiXeD-CaSe"),
-        "upper case and digits": "SNAPSHOT_" + "".join(c for c in names("n") if c.isdigit()),
+        "upper case and digits": names.prefix + "SNAPSHOT_" + "".join(c for c in names("n") if c.isdigit()),
     }
 
 
+#: Invalid parts of names; each is sent after the run's prefix, so it is the part that makes the name invalid.
 INVALID_NAMES = {
     "a space inside": "has space",
     "only spaces": "   ",
@@ -186,6 +190,8 @@ def test_names_of_the_documented_characters_are_accepted(api, check, servers, sn
 def test_empty_and_invalid_names_are_refused(api, check, servers, snapshots, names):
     """ "" -> 400; names with spaces, punctuation, non-ASCII letters or digits, controls, markup -> 400.
 
+    The empty name is the one create without the run's prefix: it cannot carry one and still be empty.
+
     Catches: no name check, `\\w`/`isalnum()` checks (é, ß, Cyrillic, full-width digits pass), a regex
     anchored with `$` (trailing newline passes), a blocklist of a few characters, a crash on NUL or emoji.
     """
@@ -194,7 +200,8 @@ def test_empty_and_invalid_names_are_refused(api, check, servers, snapshots, nam
         if bench is None:
             return None
         server_id = bench.server_id
-        cases = [("VALID-02", "an empty name", "")] + [("VALID-03", k, v) for k, v in INVALID_NAMES.items()]
+        invalid = [("VALID-03", k, names.prefix + v) for k, v in INVALID_NAMES.items()]
+        cases = [("VALID-02", "an empty name", ""), *invalid]
         for rid, label, name in cases:
             if not bench.ready():
                 return give_up("no free snapshot slot left on the leased server")
