@@ -80,8 +80,25 @@ class Exchange:
             },
             "response": {"status": self.status, "headers": self.response_headers, "body": self.response_body},
             "elapsed_ms": round(self.elapsed_ms, 1),
+            "label": self.label,
             "curl": self.curl(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Exchange:
+        """Rebuild an exchange from :meth:`to_dict` (findings cross from parallel workers as dicts)."""
+        request, response = data["request"], data["response"]
+        return cls(
+            method=request["method"],
+            url=request["url"],
+            request_headers=dict(request["headers"]),
+            request_body=request["body"],
+            status=response["status"],
+            response_headers=dict(response["headers"]),
+            response_body=response["body"],
+            elapsed_ms=data["elapsed_ms"],
+            label=data.get("label", ""),
+        )
 
     def summary(self) -> str:
         """``POST /api/v1/snapshots/ -> 201`` for messages."""

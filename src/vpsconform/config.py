@@ -261,7 +261,7 @@ def build_config(
         report_dir=Path(report_dir) if report_dir is not None else None,
         max_rps=source.get("max_rps", 0.0 if base is not None else 20.0),
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
-        jobs=source.get("jobs", BY_NAME["jobs"].default),
+        jobs=min(source.get("jobs", BY_NAME["jobs"].default), len(server_ids)),  # one scenario per server
         embedded=base is not None,
         token_env=token_env,
         foreign_token_env=foreign_env,

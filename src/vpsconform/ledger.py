@@ -71,6 +71,11 @@ class Ledger:
             raise ValueError(f"{journal}: no run header; not a vpsconform ledger")
         return header, ledger
 
+    @property
+    def journal(self) -> Path | None:
+        """The journal file, if any."""
+        return self._journal
+
     def _append(self, line: dict[str, Any]) -> None:
         if self._journal is None:
             return

@@ -217,8 +217,8 @@ OPTIONS: tuple[Option, ...] = (
         "S", kind=float, parse=_number(0, strictly=True, maximum=600), default=30.0, reproduce=True,
     ),
     Option(
-        "jobs", "--jobs", "scenarios run in parallel (each on its own server)",
-        "N", kind=int, parse=_integer(1), default=1,
+        "jobs", "--jobs", "scenarios run in parallel, each on its own server (at most one per server)",
+        "N", kind=int, parse=_integer(1), default=1, where=frozenset({"cli", "env", "file"}),
     ),
     Option(
         "config", "--config",

@@ -159,6 +159,8 @@ def execute(
     args += ["-p", "no:randomly", "--rootdir", str(SUITES_DIR.parent), *pytest_args]
     if select:
         args += ["-k", select]
+    if config.jobs > 1:  # parallel workers (pytest-xdist), each leasing its own server
+        args += ["-n", str(config.jobs)]
     with _interruptible(preset) as caught:
         try:
             code = pytest.main(args, plugins=[preset])

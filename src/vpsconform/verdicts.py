@@ -47,11 +47,18 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form for reports."""
         return {
+            "requirement": self.requirement,
             "verdict": self.verdict.value,
             "message": self.message,
             "test": self.test,
             "evidence": [exchange.to_dict() for exchange in self.evidence],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """Rebuild a finding from :meth:`to_dict` (how findings cross from parallel workers)."""
+        evidence = [Exchange.from_dict(e) for e in data["evidence"]]
+        return cls(data["requirement"], Verdict(data["verdict"]), data["message"], data["test"], evidence)
 
 
 class Findings:

@@ -14,6 +14,7 @@ import pytest
 from vpsconform.client import TransportError
 from vpsconform.interlock import UnsafeRequest
 from vpsconform.observe import ObservationError
+from vpsconform.plugin.parallel import PAYLOAD, finished_test
 from vpsconform.plugin.state import RunState, state_of
 from vpsconform.probes import ProbeError
 from vpsconform.verdicts import Checker, Finding, StopCheck, Verdict
@@ -36,7 +37,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     state.recent = []
     state.checker = Checker(state.catalog, item.nodeid, state.findings, state.recent)
-    item.stash[ITEM_NOTES] = {"skip": None, "error": None, "unobserved": None, "failed": False}
+    item.stash[ITEM_NOTES] = {
+        "skip": None,
+        "error": None,
+        "unobserved": None,
+        "failed": False,
+        "measured": len(state.measurements),
+    }
     state.notify(f"running {item.nodeid.split('::', 1)[-1]} ({', '.join(declared(item))})")
 
 
@@ -79,7 +86,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         elif not isinstance(excinfo.value, (StopCheck, AssertionError)) or report.when != "call":
             notes["error"] = f"{excinfo.typename}: {first_line}"
     if report.when == "teardown":
-        settle(state, item, notes)
+        settle(state, item, notes, report)
     return report
 
 
@@ -95,8 +102,11 @@ def _undecided(notes: dict[str, Any]) -> tuple[Verdict, str]:
     return Verdict.INCONCLUSIVE, "the test ended without evaluating it"
 
 
-def settle(state: RunState, item: pytest.Item, notes: dict[str, Any]) -> None:
-    """Give every declared requirement the test left open a finding, and log the test's outcome."""
+def settle(state: RunState, item: pytest.Item, notes: dict[str, Any], report: pytest.TestReport) -> None:
+    """Give every declared requirement the test left open a finding, and log the test's outcome.
+
+    On a parallel worker, the test's findings travel to the controller with its teardown report.
+    """
     found = {f.requirement for f in state.findings.for_test(item.nodeid)}
     verdict, message = _undecided(notes)
     for rid in declared(item):
@@ -110,7 +120,11 @@ def settle(state: RunState, item: pytest.Item, notes: dict[str, Any]) -> None:
         outcome = "error"
     else:
         outcome = "failed" if notes["failed"] else "passed"
-    state.tests.append({"test": item.nodeid, "outcome": outcome, "requirements": declared(item)})
+    record = {"test": item.nodeid, "outcome": outcome, "requirements": declared(item)}
+    state.tests.append(record)
+    if state.worker:
+        payload = finished_test(state, item.nodeid, record, notes["measured"])
+        report.user_properties.append((PAYLOAD, payload))
     if state.preset:
         state.preset.on_test(item.nodeid, outcome, declared(item))
     if isinstance(state.checker, Checker) and state.checker.test == item.nodeid:

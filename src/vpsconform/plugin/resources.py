@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -106,13 +110,44 @@ class Snapshots:
         sweeper.run(timing.create_max + 3 * timing.poll_interval, only=entries)
 
 
+class ServerLocks:
+    """Exclusive holds on servers across the processes of one run (lock files in the report folder)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._held: dict[int, int] = {}
+
+    def try_hold(self, server_id: int) -> bool:
+        """Hold a server unless another process of this run does."""
+        self._directory.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self._directory / str(server_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._held[server_id] = descriptor
+        return True
+
+    def release(self, server_id: int) -> None:
+        """Let other processes have the server again."""
+        descriptor = self._held.pop(server_id, None)
+        if descriptor is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            os.close(descriptor)
+
+
 class Servers:
-    """The configured servers, handed to tests with the room they need and idle (not restoring)."""
+    """The configured servers, handed to tests with the room they need and idle (not restoring).
+
+    A lease is exclusive across parallel workers: no two scenarios share a server at once.
+    """
 
     def __init__(self, state: RunState) -> None:
         self._state = state
         self._turn = 0
         self._stuck: set[int] = set()
+        self._locks = ServerLocks(state.report_dir / ".leases")
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -178,14 +213,18 @@ class Servers:
         """An idle server with ``room`` free slots, or None; servers are taken in turn and left idle.
 
         ``room`` may list acceptable amounts in order of preference, e.g. ``(5, 1)``: a server with all five
-        slots free if there is one, else one with any room.
+        slots free if there is one, else one with any room. While other workers hold servers that might do,
+        the lease waits for them (at most as long as a snapshot and a restore may take).
         """
         wanted = (room,) if isinstance(room, int) else room
         self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
-        order = [*self.ids[self._turn % len(self.ids) :], *self.ids[: self._turn % len(self.ids)]]
-        self._turn += 1
-        free = {sid: self.room(sid) for sid in order if sid not in exclude and self.wait_idle(sid)}
-        chosen = next((sid for need in wanted for sid, has in free.items() if has >= need), None)
+        timing = self._state.timing
+        until = time.monotonic() + timing.create_max + timing.restore_max
+        while True:
+            chosen, busy = self._choose(wanted, exclude)
+            if chosen is not None or not busy or time.monotonic() > until:
+                break
+            time.sleep(timing.poll_interval)
         if chosen is None:
             yield None
             return
@@ -193,3 +232,17 @@ class Servers:
             yield chosen
         finally:
             self.wait_idle(chosen)
+            self._locks.release(chosen)
+
+    def _choose(self, wanted: tuple[int, ...], exclude: tuple[int, ...]) -> tuple[int | None, bool]:
+        """Hold the first server with the wanted room; (its id or None, whether other workers held some)."""
+        order = [*self.ids[self._turn % len(self.ids) :], *self.ids[: self._turn % len(self.ids)]]
+        self._turn += 1
+        held = [sid for sid in order if sid not in exclude and self._locks.try_hold(sid)]
+        busy = len(held) < len([sid for sid in order if sid not in exclude])
+        free = {sid: self.room(sid) for sid in held if self.wait_idle(sid)}
+        chosen = next((sid for need in wanted for sid, has in free.items() if has >= need), None)
+        for sid in held:
+            if sid != chosen:
+                self._locks.release(sid)
+        return chosen, busy

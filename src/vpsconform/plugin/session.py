@@ -19,8 +19,10 @@ from vpsconform.cleanup import Sweeper, SweepResult, deadline_for
 from vpsconform.client import TransportError
 from vpsconform.config import ConfigError, build_config, target_configured
 from vpsconform.contract import ABSENT_ID
+from vpsconform.ledger import Ledger
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
 from vpsconform.plugin.outcomes import declared
+from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
 from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
 from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, state_of
 from vpsconform.reports import build_report, write_all
@@ -35,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the markers."""
+    """Register the markers; the controller of parallel workers activates here (it collects no tests)."""
     config.addinivalue_line("markers", "requirement(*ids): catalog requirements the test checks")
     config.addinivalue_line(
         "markers", "profile(name): the smallest profile the test runs in (standard, deep)"
@@ -43,12 +45,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "needs(*what): configuration the test cannot run without (foreign-account, probes)"
     )
+    config.addinivalue_line(
+        "markers", "waits(minutes): the test's documented wait chain, so parallel runs start it first"
+    )
+    if _preset(config) is not None and getattr(config.option, "numprocesses", None):
+        _activate(config)
+
+
+def _preset(config: pytest.Config) -> Preset | None:
+    return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
 
 
 def _activate(config: pytest.Config) -> RunState:
-    preset = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
-    if preset is not None:
-        state = RunState(preset.config, preset)
+    preset = _preset(config)
+    wired = getattr(config, "workerinput", {}).get(PAYLOAD)
+    if wired is not None:
+        worker = config.workerinput["workerid"]  # type: ignore[attr-defined]
+        state = RunState(config_from_wire(wired["config"]), None, run_id=wired["run_id"], worker=worker)
+    elif preset is not None:
+        distributed = bool(getattr(config.option, "numprocesses", None))
+        state = RunState(preset.config, preset, distributed=distributed)
     else:
         flags = flags_from_pytest(config)
         embedded = None
@@ -94,6 +110,8 @@ def pytest_collection_modifyitems(
     if drop:
         items[:] = keep
         config.hook.pytest_deselected(items=drop)
+    if state.worker:
+        longest_first(items)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -149,6 +167,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = state_of(session.config)
     if state is None:
         return
+    if state.worker:  # the controller judges, cleans up and reports
+        session.config.workeroutput[PAYLOAD] = {  # type: ignore[attr-defined]
+            "out_of_scope": state.out_of_scope,
+            "requests": state.requests,
+            "findings": [f.to_dict() for f in state.findings.for_test("(session)")],
+        }
+        state.close()
+        return
+    if state.distributed:
+        _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
     interrupted = state.preset.interrupted if state.preset else None
     if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
         interrupted = "interrupted"

@@ -47,34 +47,49 @@ class Preset:
 
 
 class Names:
-    """Valid, run-unique snapshot names; every name the run sends starts with ``prefix``."""
+    """Valid, run-unique snapshot names; every name the run sends starts with ``prefix``.
 
-    def __init__(self, prefix: str) -> None:
+    ``tag`` tells parallel workers' names apart (each counts on its own).
+    """
+
+    def __init__(self, prefix: str, tag: str = "") -> None:
         self.prefix = prefix
+        self._tag = tag
         self._counter = itertools.count(1)
 
     def __call__(self, label: str = "snap") -> str:
-        return f"{self.prefix}{label}-{next(self._counter)}"
+        return f"{self.prefix}{label}-{self._tag}{next(self._counter)}"
 
 
 class RunState:
     """Everything one conformance session shares; the one place clients are made, so all share one door."""
 
-    def __init__(self, config: RunConfig, preset: Preset | None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        preset: Preset | None,
+        *,
+        run_id: str | None = None,
+        worker: str | None = None,
+        distributed: bool = False,
+    ) -> None:
         self.config = config
         self.preset = preset
+        self.worker = worker  # this process is the parallel worker of that name
+        self.distributed = distributed  # this process is the controller of parallel workers
         self.catalog: dict[str, Requirement] = load_requirements()
         self.findings = Findings()
         self.redactor = Redactor(config.secrets)
         self.report_dir = config.report_dir or default_report_dir()
-        self.limiter = RateLimiter(config.max_rps)
+        self.limiter = RateLimiter(config.max_rps / config.jobs if worker else config.max_rps)
         self.timing = Timing(config.time_scale, config.timing_tolerance)
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.started = time.monotonic()
-        self.run_id = f"{config.seed:x}{int(time.time()) % 100000:05d}"
-        self.names = Names(f"vpsc-{self.run_id}-")
-        self.ledger = Ledger(self.report_dir / "ledger.jsonl", header=self.ledger_header())
-        self.interlock = Interlock(self.ledger.ids, absent=(ABSENT_ID,), prefix=self.names.prefix)
+        self.run_id = run_id or f"{config.seed:x}{int(time.time()) % 100000:05d}"
+        self.names = Names(f"vpsc-{self.run_id}-", tag=f"w{worker.removeprefix('gw')}" if worker else "")
+        header = None if worker else self.ledger_header()
+        self.ledger = Ledger(self.report_dir / "ledger.jsonl", header=header)
+        self.interlock = Interlock(lambda: self.ledger.ids(), absent=(ABSENT_ID,), prefix=self.names.prefix)
         self.recent: list[Exchange] = []
         self.checker: Checker | None = None
         self.tests: list[dict[str, Any]] = []
