@@ -256,12 +256,3 @@ def aggregate(
         tests = list(dict.fromkeys(f.test for f in found))
         results.append(RequirementResult(requirement, verdict, message, tests, found))
     return results
-
-
-def run_verdict(results: Sequence[RequirementResult]) -> str:
-    """``nonconformant`` if a MUST failed, ``error`` if anything errored, else ``conformant``."""
-    if any(r.verdict is Verdict.FAIL and r.requirement.level in ("MUST", "SHOULD") for r in results):
-        return "nonconformant"
-    if any(r.verdict is Verdict.ERROR for r in results):
-        return "error"
-    return "conformant"

@@ -1,0 +1,75 @@
+"""The `vpsconform report` and `vpsconform compare` commands (registered on the main group by the CLI)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from vpsconform.redaction import Redactor
+from vpsconform.reports.compare import comparison, load_runs, render_compare
+from vpsconform.reports.files import REPORT_HTML, SUMMARY_MD, ReportError, load_report, write_renderings
+
+EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+#: Environment variables whose values never appear in a rendering (the default token variables).
+TOKEN_VARIABLES = ("VPSCONFORM_TOKEN", "VPSCONFORM_FOREIGN_TOKEN")
+
+
+def _fail(message: str) -> None:
+    """End the command with one line on stderr and the usage exit status."""
+    click.echo(f"vpsconform: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _environment_redactor() -> Redactor:
+    """A redactor for tokens this shell holds, should a report.json have been edited to include one."""
+    return Redactor({os.environ[name]: name for name in TOKEN_VARIABLES if os.environ.get(name)})
+
+
+@click.command("report")
+@click.argument("report_dir", type=click.Path(path_type=Path))
+def report_command(report_dir: Path) -> None:
+    """Render report.html and summary.md again from REPORT_DIR/report.json."""
+    try:
+        report = load_report(report_dir)
+    except ReportError as exc:
+        _fail(str(exc))
+    directory = report_dir if report_dir.is_dir() else report_dir.parent
+    write_renderings(report, directory, _environment_redactor())
+    click.echo(f"{directory / REPORT_HTML}\n{directory / SUMMARY_MD}")
+
+
+@click.command("compare")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--label", "labels", multiple=True, help="Name of each run, in the order given (default: its target)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where compare.html and compare.md go.",
+)
+def compare_command(reports: tuple[Path, ...], labels: tuple[str, ...], out: Path) -> None:
+    """Compare two or more runs (report.json files or report folders); with two, exit 1 on a regression.
+
+    With exactly two, the first is the baseline: regressions (pass or warn, now fail), fixes (fail, now pass
+    or warn) and requirements no longer judged are listed, whatever the targets.
+    """
+    if len(reports) < 2:
+        _fail("compare needs two or more reports")
+    try:
+        result = comparison(load_runs(reports, labels))
+    except (ReportError, ValueError) as exc:
+        _fail(str(exc))
+    html, markdown = render_compare(result)
+    redactor = _environment_redactor()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.html").write_text(redactor.text(html), encoding="utf-8")
+    (out / "compare.md").write_text(redactor.text(markdown), encoding="utf-8")
+    click.echo(redactor.text(markdown), nl=False)
+    regressed = result["changes"] is not None and bool(result["changes"]["regressions"])
+    sys.exit(EXIT_REGRESSION if regressed else EXIT_OK)
