@@ -173,7 +173,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "requests": state.requests,
             "findings": [f.to_dict() for f in state.findings.for_test("(session)")],
         }
-        state.close()
         return
     if state.distributed:
         _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
@@ -207,7 +206,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.result = RunResult(report, state.report_dir)
     if state.preset:
         state.preset.result = state.result
-    state.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Release the HTTP clients once every fixture (an interrupted test's too) has been torn down."""
+    state = state_of(config)
+    if state is not None:
+        state.close()
 
 
 def _pytest_reproduce(state: RunState) -> Any:

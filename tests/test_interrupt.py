@@ -1,0 +1,85 @@
+"""A run that is interrupted cleans up and reports; a run killed outright is finished by `vpsconform cleanup`.
+
+Each test runs `vpsconform run` as a real process against a reference target on loopback and checks the
+target afterwards: it must hold none of the run's snapshots (the target counts what its API created).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vpsconform.reference.server import RunningTarget
+
+pytestmark = pytest.mark.slow
+
+
+def _start_run(target: RunningTarget, report_dir: Path) -> subprocess.Popen[str]:
+    main, foreign = target.account("main"), target.account("foreign")
+    env = os.environ | {"VPSCONFORM_TOKEN": main.token, "VPSCONFORM_FOREIGN_TOKEN": foreign.token}
+    args = [sys.executable, "-m", "vpsconform", "run", "--target", target.url, "--time-scale", "0.02"]
+    args += [w for sid in main.server_ids[:3] for w in ("--server-id", str(sid))]
+    args += ["--foreign-server-id", str(foreign.server_ids[0]), "--max-rps", "0", "--seed", "4"]
+    args += ["--report-dir", str(report_dir)]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_snapshots(target: RunningTarget, run: subprocess.Popen[str]) -> None:
+    """Wait until the run holds snapshots on the target (so an interrupt has something to clean up)."""
+    deadline = time.monotonic() + 60
+    while target.stats()["held_by_api"] == 0:
+        assert run.poll() is None, run.stdout.read() if run.stdout else ""
+        assert time.monotonic() < deadline, "the run created no snapshot within 60 s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_run_cleans_up_and_reports(start_reference_target, tmp_path, sig, code) -> None:
+    target = start_reference_target(time_scale=0.02)
+    run = _start_run(target, tmp_path)
+    _wait_for_snapshots(target, run)
+    run.send_signal(sig)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == code, output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "error"
+    assert report["interrupted"] == f"interrupted by {sig.name}"
+    assert report["cleanup"]["left"] == 0
+    stats = target.stats()
+    assert stats["held_by_api"] == 0
+    assert stats["foreign_restores"] == stats["foreign_deletes"] == 0
+
+
+def test_killed_run_is_finished_by_cleanup(start_reference_target, tmp_path) -> None:
+    target = start_reference_target(time_scale=0.02)
+    run = _start_run(target, tmp_path)
+    _wait_for_snapshots(target, run)
+    run.kill()
+    run.communicate(timeout=30)
+    assert target.stats()["held_by_api"] > 0
+    env = os.environ | {
+        "VPSCONFORM_TOKEN": target.account("main").token,
+        "VPSCONFORM_FOREIGN_TOKEN": target.account("foreign").token,
+    }
+    command = [sys.executable, "-m", "vpsconform", "cleanup", "--report-dir", str(tmp_path)]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert target.stats()["held_by_api"] == 0
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0 and "left 0" in again.stdout
+    assert target.stats()["foreign_deletes"] == 0
+    assert target.account("main").token not in first.stdout + first.stderr
+
+
+def test_cleanup_without_a_ledger_is_a_one_line_error(tmp_path) -> None:
+    command = [sys.executable, "-m", "vpsconform", "cleanup", "--report-dir", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
