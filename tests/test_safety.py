@@ -241,3 +241,7 @@ def test_resume_cleanup_finishes_a_killed_run_and_is_idempotent(start_reference_
     assert all(api.list_snapshots(s).json()["count"] == 0 for s in main.server_ids[1:3])
     assert resume_cleanup(journal, env={"TEST_TOKEN": main.token}).left == 0
     api.close()
+
+
+def test_a_body_nested_past_any_parser_is_not_refused(interlock: Interlock) -> None:
+    interlock.check("POST", SNAPSHOTS, "", b"[" * 100_000 + b"]" * 100_000)

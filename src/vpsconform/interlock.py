@@ -112,8 +112,8 @@ class Interlock:
             return
         try:
             document = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return  # not JSON: a provider cannot read a name from it either
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return  # not JSON (or nested past any parser): a provider cannot read a name from it either
         name = document.get("name") if isinstance(document, dict) else None
         if isinstance(name, str) and name and not name.startswith(self.prefix):  # "" cannot carry one
             raise UnsafeRequest(f"POST {SNAPSHOTS}: the name {name[:40]!r} lacks this run's prefix")

@@ -110,7 +110,8 @@ def settle(state: RunState, item: pytest.Item, notes: dict[str, Any], report: py
     found = {f.requirement for f in state.findings.for_test(item.nodeid)}
     verdict, message = _undecided(notes)
     for rid in declared(item):
-        if rid in found or rid not in state.catalog:
+        # A test that broke judged none of its requirements fully, whatever passed before it broke.
+        if (rid in found and verdict is not Verdict.ERROR) or rid not in state.catalog:
             continue
         evidence = list(state.recent[-3:]) if verdict is not Verdict.SKIP else []
         state.findings.add(Finding(rid, verdict, message, item.nodeid, evidence))
