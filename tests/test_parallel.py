@@ -12,6 +12,7 @@ import pytest
 from vpsconform.config import RunConfig
 from vpsconform.plugin.parallel import LongestFirst, config_from_wire, config_to_wire
 
+
 def test_configuration_crosses_to_workers_unchanged(tmp_path) -> None:
     config = RunConfig(
         target="http://127.0.0.1:1",
