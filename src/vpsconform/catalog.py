@@ -18,8 +18,8 @@ __all__ = [
     "REQUIREMENTS_FILE",
     "SPEC_DIR",
     "Requirement",
-    "load_openapi",
     "judged_by",
+    "load_openapi",
     "load_requirements",
     "spec_hash",
 ]

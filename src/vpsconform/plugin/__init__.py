@@ -5,7 +5,7 @@ findings through the ``check`` fixture. The plugin states the run's scope before
 findings of the whole session into one verdict per catalog requirement, sweeps up every snapshot the run
 created, and writes the reports. One job per module: ``state`` (what the session shares), ``resources``
 (snapshots and servers), ``fixtures``, ``outcomes`` (test outcome to findings), ``scope``, ``session`` and
-``parallel`` (workers under pytest-xdist).
+``parallel`` (workers under pytest-xdist) and ``allure_results``.
 """
 
 from vpsconform.plugin.state import Preset, RunResult, RunState
@@ -17,4 +17,5 @@ pytest_plugins = [
     "vpsconform.plugin.outcomes",
     "vpsconform.plugin.fixtures",
     "vpsconform.plugin.parallel",
+    "vpsconform.plugin.allure_results",
 ]
