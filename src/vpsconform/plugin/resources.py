@@ -79,6 +79,7 @@ class Snapshots:
             notify=self._state.notify,
         )
         if limit is None and timeline.timed_out and timeline.final == "in_progress":
+            self._state.measure("create", timeline.elapsed, snapshot_id=snapshot["id"], completed=False)
             self._state.window_overrun(
                 "create-window",
                 f"snapshot {snapshot['id']} still in_progress after the documented 10 minutes "
@@ -180,6 +181,8 @@ class Servers:
             api, server_id, self._state.timing, limit=limit, started=started, notify=self._state.notify
         )
         if limit is None and finished is None and seen:
+            window = self._state.timing.restore_max
+            self._state.measure("restore", window, server_id=server_id, completed=False)
             self._state.window_overrun(
                 "restore-window",
                 f"server {server_id} still {seen[-1]!r} after the documented 15 minutes "
