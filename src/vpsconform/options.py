@@ -168,7 +168,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "foreign_token", "--foreign-token",
-        "token of a second account, for the TENANT checks (skipped with a reason without it)", "TOKEN",
+        "token of a second account, for the TENANT checks (out of scope without it)", "TOKEN",
         secret=True, reproduce=True, from_target=True,
     ),
     Option(
@@ -188,7 +188,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "probe_write", "--probe-write",
         "command writing {marker} on {server_id} (split like a shell, run without one); "
-        "without the probes the DATA requirements are skip",
+        "without the probes the DATA requirements are out of scope",
         "CMD", parse=_command("{server_id}", "{marker}"), reproduce=True, from_target=True,
     ),
     Option(
@@ -196,7 +196,8 @@ OPTIONS: tuple[Option, ...] = (
         "CMD", parse=_command("{server_id}"), reproduce=True, from_target=True,
     ),
     Option(
-        "profile", "--profile", "how much generated traffic",
+        "profile", "--profile",
+        "smoke: the per-deploy gate, no lifecycle waits; standard: nightly; deep: more generated traffic",
         "|".join(PROFILES), parse=_choice(*PROFILES), default="standard", reproduce=True,
     ),
     Option(
@@ -205,7 +206,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "report_dir", "--report-dir",
-        "where report.json and junit.xml go (default reports/YYYYMMDDTHHMMSSZ/, the UTC time)", "DIR",
+        "where the reports and the ledger go (default reports/YYYYMMDDTHHMMSSZ/, the UTC time)", "DIR",
     ),
     Option(
         "max_rps", "--max-rps",
