@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import re
 import socket
@@ -24,6 +26,8 @@ ClientFactory = Callable[..., httpx.Client]
 SNAPSHOTS = "/api/v1/snapshots/"
 WEB, DB, APP, STORAGE, DEV = 12345, 12346, 12347, 12348, 12349  # main account (25, 50, 80, 160, 25 GB)
 FOREIGN_WEB = 23456
+CUSTOMER_SERVER = 12350  # the main account's server with pre-existing data, never handed to a run
+CUSTOMER_IDS = [1000, 123, 1]  # its seeded snapshots, newest first
 SCALE = 0.01
 MINUTE = 60 * SCALE  # real seconds in a documented minute at SCALE
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -48,6 +52,11 @@ def listed(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
     body = response.json()
     assert body["count"] == len(body["results"])
     return body["results"]
+
+
+def own(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
+    """The listed snapshots created through the API (the seeded customer snapshots left out)."""
+    return [s for s in listed(client, **params) if s["id"] not in CUSTOMER_IDS]
 
 
 def snapshot_of(client: httpx.Client, snapshot_id: int) -> dict[str, Any] | None:
@@ -127,6 +136,8 @@ def test_options_reject_unknown_names_and_bad_scales() -> None:
         "slow-but-inside",
         "numeric-strings",
         "no-location",
+        "servers-api-429",
+        "flaky-network",
     }
     assert len(FAULTS) >= 40 and all(fault.breaks for fault in FAULTS.values())
     assert TargetOptions(variants=frozenset(VARIANTS)).variant("no-location")
@@ -229,9 +240,9 @@ def test_scheme_is_case_insensitive_and_tokens_are_per_account(shared_target: Ru
 
 
 def test_list_is_newest_first_and_filters_by_own_server(main_client: httpx.Client) -> None:
-    assert main_client.get(SNAPSHOTS).json() == {"count": 0, "results": []}
+    assert [s["id"] for s in listed(main_client)] == CUSTOMER_IDS
     ids = [created_id(main_client, server) for server in (WEB, DB, WEB)]
-    assert [s["id"] for s in listed(main_client)] == sorted(ids, reverse=True)
+    assert [s["id"] for s in listed(main_client)] == sorted(ids + CUSTOMER_IDS, reverse=True)
     assert [s["id"] for s in listed(main_client, server_id=WEB)] == [ids[2], ids[0]]
     assert [s["id"] for s in listed(main_client, server_id=DB)] == [ids[1]]
     for other in (APP, FOREIGN_WEB, 99999, -1, 0, 10**30):
@@ -389,7 +400,7 @@ def test_another_accounts_objects_behave_as_absent(
 ) -> None:
     theirs = created_id(foreign_client, FOREIGN_WEB, "theirs")
     ours = created_id(main_client, WEB, "ours")
-    assert [s["id"] for s in listed(main_client)] == [ours]
+    assert [s["id"] for s in own(main_client)] == [ours]
     assert [s["id"] for s in listed(foreign_client)] == [theirs]
     assert listed(main_client, server_id=FOREIGN_WEB) == []
     assert listed(foreign_client, server_id=WEB) == []
@@ -399,7 +410,7 @@ def test_another_accounts_objects_behave_as_absent(
     assert foreign_client.delete(f"{SNAPSHOTS}{ours}/").status_code == 404
     assert main_client.get(f"/api/v1/servers/{FOREIGN_WEB}/").status_code == 404
     assert [s["id"] for s in listed(foreign_client)] == [theirs]
-    assert [s["id"] for s in listed(main_client)] == [ours]
+    assert [s["id"] for s in own(main_client)] == [ours]
 
 
 # --- limit and delete -----------------------------------------------------------------------------------
@@ -443,7 +454,7 @@ def test_delete_answers_204_empty_and_the_snapshot_is_gone(main_client: httpx.Cl
     response = main_client.delete(f"{SNAPSHOTS}{gone}/")
     assert response.status_code == 204
     assert response.content == b"" and "content-type" not in response.headers
-    assert [s["id"] for s in listed(main_client)] == [keep]
+    assert [s["id"] for s in own(main_client)] == [keep]
     assert [s["id"] for s in listed(main_client, server_id=WEB)] == [keep]
     assert main_client.delete(f"{SNAPSHOTS}{gone}/").status_code == 404
     assert main_client.post(f"{SNAPSHOTS}{gone}/restore/").status_code == 404
@@ -497,7 +508,7 @@ def test_snapshots_complete_within_3_to_10_scaled_minutes(main_client: httpx.Cli
     done: dict[int, float] = {}
 
     def all_done() -> bool:
-        for snapshot in listed(main_client):
+        for snapshot in own(main_client):
             if snapshot["status"] == "completed" and snapshot["id"] not in done:
                 done[snapshot["id"]] = (time.monotonic() - started) / MINUTE
                 assert isinstance(snapshot["size_mb"], int) and snapshot["size_mb"] > 0
@@ -542,7 +553,7 @@ def test_restore_runs_5_to_15_scaled_minutes_and_restores_the_power_state(main_c
     assert server_status(main_client, WEB) == "active"
     assert server_status(main_client, DEV) == "stopped"
     assert main_client.post(f"{SNAPSHOTS}{snapshots[WEB]}/restore/").status_code == 200  # restorable again
-    assert {s["id"] for s in listed(main_client)} == set(snapshots.values())  # a restore keeps its snapshot
+    assert {s["id"] for s in own(main_client)} == set(snapshots.values())  # a restore keeps its snapshot
 
 
 def test_restore_brings_back_the_point_in_time_data(
@@ -633,7 +644,7 @@ def test_variant_pagination_keys(
 ) -> None:
     with reference_client(start_reference_target(variants={"pagination-keys"})) as client:
         created_id(client, WEB)
-        body = client.get(SNAPSHOTS).json()
+        body = client.get(SNAPSHOTS, params={"server_id": WEB}).json()
         assert (
             body["next"] is None and body["previous"] is None and body["count"] == len(body["results"]) == 1
         )
@@ -692,9 +703,10 @@ def test_variant_no_location(reference_client: ClientFactory, start_reference_ta
 def test_all_variants_together(reference_client: ClientFactory, start_reference_target: StartTarget) -> None:
     from vpsconform.reference.variants import VARIANTS
 
-    with reference_client(start_reference_target(variants=set(VARIANTS))) as client:
+    faithful = {name for name, variant in VARIANTS.items() if not variant.chaos}  # chaos drops answers
+    with reference_client(start_reference_target(variants=faithful)) as client:
         assert create(client, WEB).status_code == 201
-        assert client.get(SNAPSHOTS).json()["count"] == 1
+        assert client.get(SNAPSHOTS, params={"server_id": WEB}).json()["count"] == 1
 
 
 # --- robustness and throughput --------------------------------------------------------------------------
@@ -755,3 +767,152 @@ def test_throughput_of_one_client(main_client: httpx.Client) -> None:
     rate = count / (time.perf_counter() - started)
     print(f"\nreference target: {rate:.0f} requests/s (GET list, one httpx client, loopback)")
     assert rate > 100
+
+
+# --- customer data and the target's counters ------------------------------------------------------------
+
+
+def test_the_main_account_holds_customer_data_no_run_is_given(
+    reference_target: RunningTarget, main_client: httpx.Client
+) -> None:
+    main = reference_target.account("main")
+    assert CUSTOMER_SERVER not in main.server_ids and main.customer_server_ids == [CUSTOMER_SERVER]
+    customer = listed(main_client, server_id=CUSTOMER_SERVER)
+    assert [s["id"] for s in customer] == CUSTOMER_IDS
+    assert all(s["status"] == "completed" and s["server"]["id"] == CUSTOMER_SERVER for s in customer)
+    assert reference_target.stats() == {
+        "foreign_restores": 0,
+        "foreign_deletes": 0,
+        "held_by_api": 0,
+        "held_by_api_by_account": {"main": 0, "foreign": 0},
+        "customer_snapshots": sorted(CUSTOMER_IDS),
+        "throttled": 0,
+        "dropped_before": 0,
+        "dropped_after": 0,
+    }
+
+
+def test_id_allocation_skips_the_seeded_ids() -> None:
+    from vpsconform.reference.options import TargetOptions
+    from vpsconform.reference.seed import make_accounts
+    from vpsconform.reference.store import Store
+
+    store = Store(TargetOptions(), make_accounts())
+    main = store.primary_account()
+    ids = []
+    for _ in range(250):  # from 801 past 1000, one create and delete at a time (the limit is per server)
+        snapshot_id = store.create_snapshot(main, WEB, "snap", None).id
+        ids.append(snapshot_id)
+        store.delete_snapshot(main, snapshot_id)
+    assert 1000 not in ids and len(set(ids)) == len(ids)
+    assert ids[ids.index(999) + 1] == 1001
+    assert store.stats()["customer_snapshots"] == sorted(CUSTOMER_IDS)  # untouched
+
+
+def test_counters_of_foreign_touches_and_of_snapshots_held(
+    reference_target: RunningTarget, main_client: httpx.Client, foreign_client: httpx.Client
+) -> None:
+    assert main_client.post(f"{SNAPSHOTS}1/restore/").status_code == 200  # the account may: it is its data
+    assert main_client.post(f"{SNAPSHOTS}1000/restore/").status_code == 400  # same server, busy: still a hit
+    assert main_client.delete(f"{SNAPSHOTS}123/").status_code == 204
+    assert foreign_client.delete(f"{SNAPSHOTS}1000/").status_code == 404  # not theirs: no hit
+    kept = [created_id(main_client, WEB, "a"), created_id(main_client, DB, "b")]
+    created_id(foreign_client, FOREIGN_WEB, "c")
+    assert main_client.delete(f"{SNAPSHOTS}{kept[0]}/").status_code == 204
+    stats = reference_target.stats()
+    assert (stats["foreign_restores"], stats["foreign_deletes"]) == (2, 1)
+    assert stats["held_by_api"] == 2 and stats["held_by_api_by_account"] == {"main": 1, "foreign": 1}
+    assert stats["customer_snapshots"] == [1, 1000]
+    assert httpx.get(reference_target.stats_url).json() == stats  # unauthenticated, on loopback
+
+
+def test_stats_are_written_on_stop_and_refused_off_loopback(
+    tmp_path: Any, reference_client: ClientFactory
+) -> None:
+    from vpsconform.reference.app import create_app
+    from vpsconform.reference.chaos import Chaos
+    from vpsconform.reference.options import TargetOptions
+    from vpsconform.reference.seed import make_accounts
+    from vpsconform.reference.store import Store
+
+    path = tmp_path / "cell" / "stats.json"
+    target = start(TargetOptions(SCALE), stats_path=path)
+    client = reference_client(target)
+    assert client.delete(f"{SNAPSHOTS}1/").status_code == 204
+    assert create(client, WEB).status_code == 201
+    target.stop()
+    written = json.loads(path.read_text())
+    assert (written["foreign_deletes"], written["held_by_api"]) == (1, 1)
+
+    options = TargetOptions(SCALE)
+    app = create_app(Store(options, make_accounts()), Chaos(options))
+
+    async def from_afar() -> int:
+        transport = httpx.ASGITransport(app, client=("203.0.113.5", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://target") as remote:
+            return (await remote.get("/_probe/stats")).status_code
+
+    assert asyncio.run(from_afar()) == 404
+
+
+# --- observation failures (faithful behaviour the suite must tolerate) -------------------------------------
+
+
+def _server_calls(client: httpx.Client, count: int) -> list[int]:
+    """Statuses of `count` reads of a server (checking the Retry-After of each 429)."""
+    outcomes = []
+    for _ in range(count):
+        response = client.get(f"/api/v1/servers/{WEB}/")
+        outcomes.append(response.status_code)
+        if response.status_code == 429:
+            assert response.headers["Retry-After"] == "0"  # 1 s at production time, scaled by 0.01
+    return outcomes
+
+
+def test_variant_servers_api_429(
+    start_reference_target: StartTarget, reference_client: ClientFactory
+) -> None:
+    throttled = [reference_client(start_reference_target(variants={"servers-api-429"})) for _ in range(2)]
+    first, again = (_server_calls(client, 200) for client in throttled)
+    assert first == again  # seeded: the same sequence every time
+    assert 0.12 <= first.count(429) / len(first) <= 0.3
+    assert all(not (a == b == 429) for a, b in itertools.pairwise(first))  # one retry always gets through
+    assert set(_server_calls(reference_client(start_reference_target()), 50)) == {200}
+    with httpx.Client(base_url=start_reference_target(variants={"servers-api-429"}).url) as anonymous:
+        assert {anonymous.get(f"/api/v1/servers/{WEB}/").status_code for _ in range(20)} == {401}
+
+
+def test_variant_flaky_network(
+    start_reference_target: StartTarget, reference_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = start_reference_target(variants={"flaky-network"})
+    client = reference_client(target)
+    lost_unacted = lost_acted = 0
+    for i in range(150):  # a create, then whatever the list shows is deleted (until it is really gone)
+        name = f"flaky-{i}"
+        try:
+            create(client, WEB, name)
+        except httpx.TransportError:
+            listed_names = [s["name"] for s in _retrying(lambda: own(client, server_id=WEB))]
+            lost_acted += name in listed_names
+            lost_unacted += name not in listed_names
+        for snapshot in _retrying(lambda: own(client, server_id=WEB)):
+            _retrying(lambda sid=snapshot["id"]: client.delete(f"{SNAPSHOTS}{sid}/"))
+    stats = target.stats()
+    assert lost_unacted >= 1 and lost_acted >= 1, stats
+    drops = stats["dropped_before"] + stats["dropped_after"]
+    assert 0.01 <= drops / 600 <= 0.06, stats  # about 600 API requests
+    assert stats["held_by_api"] == 0
+    with httpx.Client(base_url=target.url) as plane:  # the data plane and the stats endpoint never drop
+        for _ in range(100):
+            assert plane.get(f"/_probe/servers/{WEB}/data").status_code == 200
+            assert plane.get("/_probe/stats").status_code == 200
+    assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]
+
+
+def _retrying(call: Callable[[], Any]) -> Any:
+    """`call()`, once more after a lost connection (the flaky network never drops twice in a row)."""
+    try:
+        return call()
+    except httpx.TransportError:
+        return call()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from vpsconform.config import RunConfig
 from vpsconform.reference.options import TargetOptions
@@ -10,14 +12,20 @@ from vpsconform.reference.server import RunningTarget, start
 
 #: The embedded target's clock: a documented minute lasts 0.12 s, so a 15-minute restore takes 1.8 s.
 EMBEDDED_TIME_SCALE = 0.002
+#: Env var naming a file the target writes its counters to when it stops (read by the kill matrix).
+STATS_ENV = "VPSCONFORM_REFERENCE_STATS"
 
 
 def start_embedded(
     time_scale: float = EMBEDDED_TIME_SCALE, faults: Iterable[str] = (), variants: Iterable[str] = ()
 ) -> tuple[RunningTarget, RunConfig]:
-    """Start the reference target and describe it as a RunConfig (accounts, servers, probes, clock)."""
+    """Start the reference target and describe it as a RunConfig (accounts, servers, probes, clock).
+
+    The main account's customer servers (pre-existing data) are deliberately left out of the configuration.
+    """
     options = TargetOptions(time_scale=time_scale, faults=frozenset(faults), variants=frozenset(variants))
-    target = start(options)
+    stats_file = os.environ.get(STATS_ENV)
+    target = start(options, stats_path=Path(stats_file) if stats_file else None)
     main, foreign = target.accounts[0], target.accounts[1]
     config = RunConfig(
         target=target.url,

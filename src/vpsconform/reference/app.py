@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -11,10 +12,11 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vpsconform.reference import serialize
 from vpsconform.reference.auth import authenticate, session_only
+from vpsconform.reference.chaos import Chaos, FlakyNetwork
 from vpsconform.reference.errors import (
     ApiError,
     error_body,
@@ -27,7 +29,7 @@ from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.responses import JSONResponse
 from vpsconform.reference.seed import Account
 from vpsconform.reference.store import Store
-from vpsconform.reference.validation import parse_create, parse_int, parse_json
+from vpsconform.reference.validation import forgiving_int, parse_create, parse_int, parse_json
 
 MAX_BODY_BYTES = 1024 * 1024
 #: Real seconds between the limit check and the insert of a non-atomic create (the limit-not-atomic fault).
@@ -67,6 +69,8 @@ def path_id(request: Request, name: str, what: str, options: TargetOptions) -> i
     value = parse_int(text)
     if value is None and options.fault("notfound-lenient-path-id"):
         value = _lenient_int(text)
+    if value is None and options.fault("lenient-ids"):
+        value = forgiving_int(text)
     if value is None:
         raise not_found(what)
     if options.fault("robust-bigint-500") and value not in _INT64:
@@ -173,9 +177,10 @@ class Fallback:
 class Api:
     """Handlers of the API and the probe, bound to one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, chaos: Chaos) -> None:
         self.store = store
         self.options = store.options
+        self.chaos = chaos
 
     def snapshot_json(
         self, body: Any, status: int = 200, headers: Mapping[str, str] | None = None
@@ -240,12 +245,25 @@ class Api:
 
     async def list_servers(self, request: Request) -> Response:
         """GET /api/v1/servers/."""
-        return JSONResponse(serialize.server_list(self.store.list_servers(caller(request))))
+        return JSONResponse(serialize.server_list(self.store.list_servers(caller(request)), self.options))
 
     async def get_server(self, request: Request) -> Response:
-        """GET /api/v1/servers/{id}/."""
+        """GET /api/v1/servers/{id}/ (throttled after authentication, like DRF, in servers-api-429)."""
+        account = caller(request)
+        self.chaos.throttle(request.path_params["server_id"])
         server_id = path_id(request, "server_id", "Not found.", self.options)
-        return JSONResponse(serialize.server(self.store.get_server(caller(request), server_id)))
+        return JSONResponse(serialize.server(self.store.get_server(account, server_id), self.options))
+
+    async def stats(self, request: Request) -> Response:
+        """GET /_probe/stats (loopback callers only): what the run did to data it was never given."""
+        host = request.client.host if request.client else ""
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise not_found()
+        return JSONResponse(target_stats(self.store, self.chaos))
 
     async def read_data(self, request: Request) -> Response:
         """GET /_probe/servers/{id}/data: the server's data marker."""
@@ -262,9 +280,14 @@ class Api:
         return Response(status_code=204)
 
 
-def create_app(store: Store) -> Starlette:
+def target_stats(store: Store, chaos: Chaos) -> dict[str, Any]:
+    """The target's counters: foreign restores and deletes, API-created snapshots held, chaos events."""
+    return store.stats() | chaos.stats()
+
+
+def create_app(store: Store, chaos: Chaos) -> ASGIApp:
     """The target's ASGI app over `store`; every response, even an unexpected failure, is JSON."""
-    api = Api(store)
+    api = Api(store, chaos)
     routes: list[BaseRoute] = [
         Route(
             "/api/v1/snapshots/",
@@ -293,6 +316,7 @@ def create_app(store: Store) -> Starlette:
             "/_probe/servers/{server_id}/data",
             Resource(store, {"GET": api.read_data, "PUT": api.write_data}, public=True),
         ),
+        Route("/_probe/stats", Resource(store, {"GET": api.stats}, public=True)),
     ]
     routes.append(Route("/{path:path}", Fallback(store, list(routes))))
 
@@ -300,4 +324,5 @@ def create_app(store: Store) -> Starlette:
         """Last resort: a JSON 500 (reaching it is a bug of the target)."""
         return JSONResponse(error_body("server_error", "Internal server error.", store.options), 500)
 
-    return Starlette(routes=routes, exception_handlers={Exception: server_error})
+    app = Starlette(routes=routes, exception_handlers={Exception: server_error})
+    return FlakyNetwork(app, chaos) if store.options.variant("flaky-network") else app

@@ -32,7 +32,7 @@ def _refuse(options: TargetOptions, message: str, invalid_token: bool) -> ApiErr
 def authenticate(header: str | None, store: Store) -> Account:
     """The account behind an `Authorization: Bearer <token>` header (scheme case-insensitive), else 401."""
     options = store.options
-    if not header and options.fault("auth-missing-header-allowed"):
+    if not header and (options.fault("auth-missing-header-allowed") or options.fault("open-auth-missing")):
         return store.primary_account()
     parts = _WHITESPACE.split(header.strip(" \t")) if header else []
     if not parts or parts[0].lower() != "bearer":
@@ -45,6 +45,8 @@ def authenticate(header: str | None, store: Store) -> Account:
         )
     account = store.account_for_token(parts[1])
     if account is None and options.fault("auth-any-token") and _TOKEN68.fullmatch(parts[1]):
+        return store.primary_account()
+    if account is None and options.fault("open-auth-unknown"):
         return store.primary_account()
     if account is None:
         raise _refuse(options, "Invalid token.", invalid_token=True)

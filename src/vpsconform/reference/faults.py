@@ -13,11 +13,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Fault:
-    """A named defect, with the requirement ids it is expected to break."""
+    """A named defect, with the requirement ids it is expected to break.
+
+    `keeps_snapshots`: the target keeps (or keeps listing) snapshots the suite deleted, so no run against it
+    can end with nothing left; the kill matrix then does not hold leftovers against the suite.
+    """
 
     name: str
     description: str
     breaks: tuple[str, ...]
+    keeps_snapshots: bool = False
 
 
 FAULTS: dict[str, Fault] = {
@@ -253,6 +258,7 @@ FAULTS: dict[str, Fault] = {
             "delete-soft-listed",
             "deletes are soft and the list queryset does not exclude them: deleted snapshots stay listed",
             ("DELETE-03",),
+            keeps_snapshots=True,
         ),
         Fault(
             "delete-still-restorable",
@@ -393,6 +399,34 @@ FAULTS: dict[str, Fault] = {
             "tenant-create-any",
             "create looks the server up by id alone: another account's server is snapshotted",
             ("TENANT-04",),
+        ),
+        # --- defects that would let a careless suite touch data it was never given -------------------------
+        Fault(
+            "lenient-ids",
+            "path ids go through a forgiving parser (percent-decoded again, trimmed, float, hex, Unicode"
+            ' digits, leading digits): "1e3", "0x3e8", "1000abc" and " 1000 " all act on snapshot 1000',
+            ("NOTFOUND-04",),
+        ),
+        Fault(
+            "open-auth-missing",
+            "the auth middleware falls back to the default (main) account when no Authorization header comes",
+            ("AUTH-01",),
+        ),
+        Fault(
+            "open-auth-unknown",
+            "a bearer token that matches no account is served as the default (main) account",
+            ("AUTH-02",),
+        ),
+        Fault(
+            "string-ids",
+            'ids are serialized as strings ("801") in every body, a JSON-safety setting for 64-bit ids',
+            ("SCHEMA-01", "SCHEMA-02"),
+        ),
+        Fault(
+            "delete-noop",
+            "DELETE answers 204 but only queues the delete on a worker that never runs: nothing is deleted",
+            ("DELETE-03", "DELETE-04", "DELETE-05"),
+            keeps_snapshots=True,
         ),
     )
 }

@@ -8,12 +8,26 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """A server as seeded: id, name, disk size and initial power state."""
+    """A server as seeded: id, name, disk size, initial power state, and whether a run is ever told of it.
+
+    A customer server holds the account's pre-existing data: the target serves it like any other server, but
+    the embedded configuration never hands it to a run, so whatever a run does to it is a foreign touch.
+    """
 
     id: int
     name: str
     disk_gb: int
     status: str
+    customer: bool = False
+
+
+@dataclass(frozen=True)
+class SeededSnapshot:
+    """A snapshot that exists before the target starts (customer data, never created through the API)."""
+
+    id: int
+    server_id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -26,8 +40,13 @@ class Account:
 
     @property
     def server_ids(self) -> list[int]:
-        """Ids of the account's servers, in seed order."""
-        return [s.id for s in self.servers]
+        """Ids of the servers a run may use, in seed order (customer servers left out)."""
+        return [s.id for s in self.servers if not s.customer]
+
+    @property
+    def customer_server_ids(self) -> list[int]:
+        """Ids of the account's customer servers, which no run is given."""
+        return [s.id for s in self.servers if s.customer]
 
 
 LAYOUT: dict[str, tuple[ServerSpec, ...]] = {
@@ -37,12 +56,21 @@ LAYOUT: dict[str, tuple[ServerSpec, ...]] = {
         ServerSpec(12347, "app-server-01", 80, "stopped"),
         ServerSpec(12348, "storage-server-01", 160, "active"),
         ServerSpec(12349, "dev-server-01", 25, "stopped"),
+        ServerSpec(12350, "customer-db-01", 50, "active", customer=True),
     ),
     "foreign": (
         ServerSpec(23456, "foreign-web-01", 25, "active"),
         ServerSpec(23457, "foreign-db-01", 80, "stopped"),
     ),
 }
+
+#: Customer snapshots at the ids that lenient spellings reach: 1 ("1.5", "1e0"), 123 ("١٢٣") and 1000 ("1e3",
+#: "1000abc", "0x3e8", " 1000 "). All on the main account's customer server.
+CUSTOMER_SNAPSHOTS: tuple[SeededSnapshot, ...] = (
+    SeededSnapshot(1, 12350, "customer-initial-backup"),
+    SeededSnapshot(123, 12350, "customer-before-migration"),
+    SeededSnapshot(1000, 12350, "customer-nightly"),
+)
 
 
 def make_accounts() -> list[Account]:

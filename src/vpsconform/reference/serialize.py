@@ -6,11 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vpsconform.reference.options import TargetOptions
-from vpsconform.reference.store import TIMESTAMP_FORMAT, RestoreView, ServerView, SnapshotView
+from vpsconform.reference.rows import TIMESTAMP_FORMAT, RestoreView, ServerView, SnapshotView
 
 CREATE_MESSAGE = "Snapshot is being created. This may take 3-10 minutes depending on server size."
 RESTORE_MESSAGE = "Server is being restored from snapshot. This may take 5-15 minutes."
 REGION = "eu-central-1"
+
+
+def _id(value: int, options: TargetOptions) -> int | str:
+    """An id as the bodies render it: an integer (a string with the string-ids fault)."""
+    return str(value) if options.fault("string-ids") else value
 
 
 def snapshot(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
@@ -19,8 +24,8 @@ def snapshot(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
     if size is not None and options.fault("lifecycle-size-string"):
         size = str(size)
     body: dict[str, Any] = {
-        "id": view.id,
-        "server": {"id": view.server_id, "name": view.server_name},
+        "id": _id(view.id, options),
+        "server": {"id": _id(view.server_id, options), "name": view.server_name},
         "name": view.name,
         "status": view.status,
         "size_mb": size,
@@ -36,7 +41,7 @@ def created(view: SnapshotView, options: TargetOptions) -> dict[str, Any]:
     """The 201 body of a create: the snapshot plus the documented message."""
     body = snapshot(view, options)
     if options.fault("create-wrong-server"):
-        body["server"]["id"] = view.id  # the nested serializer reads `id` instead of `server.id`
+        body["server"]["id"] = _id(view.id, options)  # the nested serializer reads `id`, not `server.id`
     if options.fault("schema-no-message"):
         return body
     return body | {"message": CREATE_MESSAGE}
@@ -66,14 +71,18 @@ def restore(view: RestoreView, options: TargetOptions) -> dict[str, Any]:
         "status": "success",
         "message": RESTORE_MESSAGE,
         "snapshot": {
-            "id": view.snapshot.id,
+            "id": _id(view.snapshot.id, options),
             "name": view.snapshot.name,
             "created_at": view.snapshot.created_at,
         },
-        "server": {"id": view.server.id, "name": view.server.name, "status": view.server.status},
+        "server": {
+            "id": _id(view.server.id, options),
+            "name": view.server.name,
+            "status": view.server.status,
+        },
     }
-    if options.fault("restore-wrong-snapshot-echo"):
-        body["snapshot"]["id"] = view.server.id  # copy-paste slip: the server's id in the snapshot block
+    if options.fault("restore-wrong-snapshot-echo"):  # copy-paste slip: the server's id in the snapshot block
+        body["snapshot"]["id"] = _id(view.server.id, options)
     if options.variant("extra-fields"):
         body["snapshot"]["status"] = view.snapshot.status
         body["server"]["region"] = REGION
@@ -83,11 +92,11 @@ def restore(view: RestoreView, options: TargetOptions) -> dict[str, Any]:
     return body
 
 
-def server(view: ServerView) -> dict[str, Any]:
+def server(view: ServerView, options: TargetOptions) -> dict[str, Any]:
     """A server in the read-only servers API."""
-    return {"id": view.id, "name": view.name, "status": view.status, "disk_gb": view.disk_gb}
+    return {"id": _id(view.id, options), "name": view.name, "status": view.status, "disk_gb": view.disk_gb}
 
 
-def server_list(views: list[ServerView]) -> dict[str, Any]:
+def server_list(views: list[ServerView], options: TargetOptions) -> dict[str, Any]:
     """The servers list: count equals the number of results."""
-    return {"count": len(views), "results": [server(v) for v in views]}
+    return {"count": len(views), "results": [server(v, options) for v in views]}

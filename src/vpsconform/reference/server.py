@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import socket
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
 from vpsconform.reference import lifecycle
-from vpsconform.reference.app import create_app
+from vpsconform.reference.app import create_app, target_stats
+from vpsconform.reference.chaos import Chaos
 from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.seed import Account, make_accounts
 from vpsconform.reference.store import Store
@@ -24,7 +28,10 @@ STOP_TIMEOUT = 5.0
 
 @dataclass(repr=False)
 class RunningTarget:
-    """A started target: its URL, accounts, probe command templates and options; stop() ends it."""
+    """A started target: its URL, accounts, probe command templates and options; stop() ends it.
+
+    With `stats_path` set, stop() writes the target's counters there as JSON (what the kill matrix reads).
+    """
 
     url: str
     accounts: list[Account]
@@ -32,6 +39,9 @@ class RunningTarget:
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
     _socket: socket.socket = field(repr=False)
+    _store: Store = field(repr=False)
+    _chaos: Chaos = field(repr=False)
+    stats_path: Path | None = None
 
     @property
     def probe_write_command(self) -> str:
@@ -54,11 +64,23 @@ class RunningTarget:
                 return account
         raise KeyError(name)
 
+    @property
+    def stats_url(self) -> str:
+        """The unauthenticated loopback endpoint serving stats() as JSON."""
+        return f"{self.url}/_probe/stats"
+
+    def stats(self) -> dict[str, Any]:
+        """Foreign restores and deletes (customer snapshots hit), API-created snapshots held, chaos events."""
+        return target_stats(self._store, self._chaos)
+
     def stop(self) -> None:
-        """Stop serving and wait (bounded) for the server thread; safe to call twice."""
+        """Stop serving, wait (bounded) for the server thread, then write stats_path; safe to call twice."""
         self._server.should_exit = True
         self._thread.join(STOP_TIMEOUT)
         self._socket.close()
+        if self.stats_path is not None:
+            self.stats_path.parent.mkdir(parents=True, exist_ok=True)
+            self.stats_path.write_text(json.dumps(self.stats(), indent=2) + "\n", encoding="utf-8")
 
     def __enter__(self) -> RunningTarget:
         return self
@@ -89,11 +111,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start(options: TargetOptions | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningTarget:
+def start(
+    options: TargetOptions | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    stats_path: Path | None = None,
+) -> RunningTarget:
     """Start a fresh target (new state, new tokens) and return once it accepts connections."""
     options = options or TargetOptions()
     accounts = make_accounts()
-    app = create_app(Store(options, accounts))
+    store, chaos = Store(options, accounts), Chaos(options)
+    app = create_app(store, chaos)
     sock = _bind(host, port)
     config = uvicorn.Config(
         app,
@@ -119,7 +147,8 @@ def start(options: TargetOptions | None = None, host: str = "127.0.0.1", port: i
             raise RuntimeError(f"reference target did not start on {host}:{bound_port}")
         time.sleep(0.005)
     shown = f"[{host}]" if ":" in host else host
-    return RunningTarget(f"http://{shown}:{bound_port}", accounts, options, server, thread, sock)
+    url = f"http://{shown}:{bound_port}"
+    return RunningTarget(url, accounts, options, server, thread, sock, store, chaos, stats_path)
 
 
 def describe(target: RunningTarget) -> str:
@@ -140,10 +169,12 @@ def describe(target: RunningTarget) -> str:
             lines.append(
                 f"    server {server.id} {server.name}: {server.disk_gb} GB, {server.status}, "
                 f"snapshot {create:g} min, restore {restore:g} min"
+                + (" (customer data: give it to no run)" if server.customer else "")
             )
     lines += [
         "  data probe:",
         f"    write: {target.probe_write_command}",
         f"    read:  {target.probe_read_command}",
+        f"  stats (foreign restores and deletes, snapshots held): {target.stats_url}",
     ]
     return "\n".join(lines)

@@ -4,91 +4,30 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 from vpsconform.reference import lifecycle
 from vpsconform.reference.clock import ScaledClock
 from vpsconform.reference.errors import ApiError, invalid, not_found, server_error
 from vpsconform.reference.options import TargetOptions
-from vpsconform.reference.seed import Account
+from vpsconform.reference.rows import (
+    TIMESTAMP_FORMAT,
+    RestoreView,
+    ServerRow,
+    ServerView,
+    SnapshotRow,
+    SnapshotView,
+    lagging_replica,
+    server_view,
+    snapshot_view,
+)
+from vpsconform.reference.seed import CUSTOMER_SNAPSHOTS, Account
 from vpsconform.reference.validation import NAME_COLUMN_WIDTH
 
 SNAPSHOT_LIMIT = 5
 FIRST_SNAPSHOT_ID = 801
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-# Renderings that only injected faults use: no zone designator, and DRF's default microsecond precision.
-NAIVE_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
-PRECISE_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-@dataclass
-class _Server:
-    """Mutable server state; `restore_*` fields are set while a restore runs."""
-
-    id: int
-    account: str
-    name: str
-    disk_gb: int
-    status: str
-    marker: str
-    restore_until: float = 0.0
-    restore_marker: str = ""
-    resume_status: str = ""
-    # A cached "full" flag and when a recount job clears it (used by the limit-delete-frees-late fault only).
-    full_flag: bool = False
-    recount_at: float = math.inf
-
-
-@dataclass
-class _Snapshot:
-    """A snapshot row: its captured data marker and the monotonic moment it completes."""
-
-    id: int
-    server: _Server
-    name: str
-    description: str | None
-    marker: str
-    created_wall: datetime
-    ready_at: float
-    ready_after: timedelta
-    size_mb: int
-    copy_pending: bool = False  # the data is copied when the job completes (a fault), not at creation
-    reads: int = 0  # completed-state listings, for the lagging read replica of a fault
-
-
-@dataclass(frozen=True)
-class ServerView:
-    """A server as a client sees it at one instant."""
-
-    id: int
-    name: str
-    status: str
-    disk_gb: int
-
-
-@dataclass(frozen=True)
-class SnapshotView:
-    """A snapshot as a client sees it at one instant."""
-
-    id: int
-    server_id: int
-    server_name: str
-    name: str
-    status: str
-    size_mb: int | None
-    created_at: str
-    updated_at: str
-    description: str | None
-
-
-@dataclass(frozen=True)
-class RestoreView:
-    """What a started restore reports: the snapshot, the server and when the restore began."""
-
-    snapshot: SnapshotView
-    server: ServerView
-    started_at: str
 
 
 class Store:
@@ -101,14 +40,50 @@ class Store:
         self._accounts = list(accounts)
         self._tokens = {a.token: a for a in accounts}
         self._servers = {
-            s.id: _Server(s.id, a.name, s.name, s.disk_gb, s.status, f"initial-{s.id}")
+            s.id: ServerRow(s.id, a.name, s.name, s.disk_gb, s.status, f"initial-{s.id}")
             for a in accounts
             for s in a.servers
         }
-        self._snapshots: dict[int, _Snapshot] = {}
+        self._snapshots: dict[int, SnapshotRow] = {}
         # Deleted rows and the monotonic moment of their delete; only injected faults ever look at them.
-        self._deleted: dict[int, tuple[_Snapshot, float]] = {}
+        self._deleted: dict[int, tuple[SnapshotRow, float]] = {}
         self._next_id = FIRST_SNAPSHOT_ID
+        # Restores and deletes whose lookup landed on a snapshot not created through the API (customer data).
+        self._foreign = {"restores": 0, "deletes": 0}
+        self._seed_customer_snapshots()
+
+    def _seed_customer_snapshots(self) -> None:
+        """Put the pre-existing customer snapshots on their servers, completed long before the start."""
+        now, wall = self.clock.now(), self.clock.wall()
+        for seeded in CUSTOMER_SNAPSHOTS:
+            server = self._servers[seeded.server_id]
+            self._snapshots[seeded.id] = SnapshotRow(
+                id=seeded.id,
+                server=server,
+                name=seeded.name,
+                description="customer data",
+                marker=f"customer-{seeded.id}",
+                created_wall=wall - timedelta(days=30),
+                ready_at=now,
+                ready_after=timedelta(minutes=5),
+                size_mb=lifecycle.snapshot_size_mb(server.disk_gb, seeded.id),
+                by_api=False,
+            )
+
+    def stats(self) -> dict[str, Any]:
+        """What the run did to data it was never given, and how many API-created snapshots are still held."""
+        with self._lock:
+            held = {a.name: 0 for a in self._accounts}
+            for row in self._snapshots.values():
+                if row.by_api:
+                    held[row.server.account] += 1
+            return {
+                "foreign_restores": self._foreign["restores"],
+                "foreign_deletes": self._foreign["deletes"],
+                "held_by_api": sum(held.values()),
+                "held_by_api_by_account": held,
+                "customer_snapshots": sorted(r.id for r in self._snapshots.values() if not r.by_api),
+            }
 
     # --- auth -------------------------------------------------------------------------------------------
 
@@ -130,13 +105,14 @@ class Store:
                 server_id = account.server_ids[0]
             if self.options.fault("list-filter-ignored"):
                 server_id = None
-            foreign_filter = server_id is not None and server_id not in account.server_ids
+            foreign_filter = server_id is not None and server_id not in [s.id for s in account.servers]
             if foreign_filter and self.options.fault("robust-unknown-filter-500"):
                 raise server_error()  # Server.objects.get(pk=server_id, owner=...) raised DoesNotExist
             rows = [s for s in self._listable() if self._visible(s, account, server_id)]
-            views = [(s, self._snapshot_view(s, now)) for s in sorted(rows, key=lambda s: s.id, reverse=True)]
+            rows.sort(key=lambda s: s.id, reverse=True)
+            views = [(s, snapshot_view(s, now, self.options)) for s in rows]
             if self.options.fault("lifecycle-flaps"):
-                return [self._lagging_replica(s, view) for s, view in views]
+                return [lagging_replica(s, view) for s, view in views]
             return [view for _, view in views]
 
     def count_all(self) -> int:
@@ -167,7 +143,7 @@ class Store:
                     (s for s in self._snapshots.values() if s.server is server and s.name == name), None
                 )
                 if twin is not None:
-                    return self._snapshot_view(twin, now)
+                    return snapshot_view(twin, now, self.options)
             full = check_limit and self._limit_reached(server, account, now)
             if full and not self.options.fault("limit-refused-still-saved"):
                 raise self._limit_error()
@@ -180,7 +156,7 @@ class Store:
             snapshot = self._insert(server, name, description, now)
             if full:  # inserted before the limit was checked, and nothing rolls it back
                 raise self._limit_error()
-            return self._snapshot_view(snapshot, now)
+            return snapshot_view(snapshot, now, self.options)
 
     def admit_create(self, account: Account, server_id: int) -> None:
         """The checks of a create without its insert: the first step of a non-atomic create (a fault)."""
@@ -212,6 +188,7 @@ class Store:
                 any_account=self.options.fault("tenant-restore-any"),
                 deleted_too=self.options.fault("delete-still-restorable"),
             )
+            self._count_touch(snapshot, "restores")
             if now < snapshot.ready_at or self.options.fault("lifecycle-fails"):
                 raise invalid(
                     "Snapshot is not completed yet; only completed snapshots can be restored.",
@@ -230,12 +207,12 @@ class Store:
             server.status = "restoring"
             server.restore_until = now + self.clock.seconds(minutes)
             server.restore_marker = self._restore_source(snapshot, now).marker
-            server_view = self._server_view(server)
+            shown = server_view(server)
             if self.options.fault("restore-reports-active"):
-                server_view = replace(server_view, status="active")
+                shown = replace(shown, status="active")
             return RestoreView(
-                self._snapshot_view(snapshot, now),
-                server_view,
+                snapshot_view(snapshot, now, self.options),
+                shown,
                 self.clock.wall().strftime(TIMESTAMP_FORMAT),
             )
 
@@ -252,6 +229,9 @@ class Store:
             snapshot = self._own_snapshot(
                 account, snapshot_id, any_account=self.options.fault("tenant-delete-any")
             )
+            self._count_touch(snapshot, "deletes")
+            if self.options.fault("delete-noop"):
+                return  # the delete job is queued on a worker that never runs it
             doomed = [snapshot]
             if self.options.fault("delete-server-wide"):
                 doomed = [s for s in self._snapshots.values() if s.server is snapshot.server]
@@ -269,13 +249,13 @@ class Store:
         with self._lock:
             self._settle()
             rows = [s for s in self._servers.values() if s.account == account.name]
-            return [self._server_view(s) for s in sorted(rows, key=lambda s: s.id)]
+            return [server_view(s) for s in sorted(rows, key=lambda s: s.id)]
 
     def get_server(self, account: Account, server_id: int) -> ServerView:
         """One of the account's servers (404 otherwise)."""
         with self._lock:
             self._settle()
-            return self._server_view(self._own_server(account, server_id))
+            return server_view(self._own_server(account, server_id))
 
     # --- data plane -------------------------------------------------------------------------------------
 
@@ -310,21 +290,34 @@ class Store:
                 server.status = server.resume_status
         return now
 
-    def _any_server(self, server_id: int) -> _Server:
+    def _count_touch(self, snapshot: SnapshotRow, operation: str) -> None:
+        """Count a restore or delete that found customer data (a snapshot not created through the API)."""
+        if not snapshot.by_api:
+            self._foreign[operation] += 1
+
+    def _allocate_id(self) -> int:
+        """The next unused snapshot id, skipping ids that seeded snapshots hold."""
+        while self._next_id in self._snapshots or self._next_id in self._deleted:
+            self._next_id += 1
+        snapshot_id = self._next_id
+        self._next_id += 1
+        return snapshot_id
+
+    def _any_server(self, server_id: int) -> ServerRow:
         """A server of any account, for the data plane."""
         server = self._servers.get(server_id)
         if server is None:
             raise not_found("Server does not exist.")
         return server
 
-    def _own_server(self, account: Account, server_id: int, message: str = "Not found.") -> _Server:
+    def _own_server(self, account: Account, server_id: int, message: str = "Not found.") -> ServerRow:
         """A server of `account`; another account's server is as absent as a missing one."""
         server = self._servers.get(server_id)
         if server is None or server.account != account.name:
             raise not_found(message)
         return server
 
-    def _creatable_server(self, account: Account, server_id: int) -> _Server:
+    def _creatable_server(self, account: Account, server_id: int) -> ServerRow:
         """The server a create names: the account's own, and not being restored."""
         if self.options.fault("notfound-create-400") and server_id not in self._servers:
             raise invalid(f'server_id: Invalid pk "{server_id}" - object does not exist.')
@@ -338,7 +331,7 @@ class Store:
 
     def _own_snapshot(
         self, account: Account, snapshot_id: int, *, any_account: bool = False, deleted_too: bool = False
-    ) -> _Snapshot:
+    ) -> SnapshotRow:
         """A snapshot on one of `account`'s servers; anything else is 404.
 
         `any_account` and `deleted_too` widen the lookup as injected faults do (never in the faithful target).
@@ -350,21 +343,21 @@ class Store:
             raise not_found("Snapshot does not exist.")
         return snapshot
 
-    def _listable(self) -> list[_Snapshot]:
+    def _listable(self) -> list[SnapshotRow]:
         """The rows the list query reads: live snapshots (and soft-deleted ones, with a fault)."""
         rows = list(self._snapshots.values())
         if self.options.fault("delete-soft-listed"):
             rows += [row for row, _ in self._deleted.values()]
         return rows
 
-    def _visible(self, snapshot: _Snapshot, account: Account, server_id: int | None) -> bool:
+    def _visible(self, snapshot: SnapshotRow, account: Account, server_id: int | None) -> bool:
         """Whether a list of `account`, filtered by `server_id` or not, shows the snapshot."""
         own = snapshot.server.account == account.name
         if server_id is not None:
             return snapshot.server.id == server_id and (own or self.options.fault("tenant-filter-leak"))
         return own or self.options.fault("tenant-list-leak")
 
-    def _limit_reached(self, server: _Server, account: Account, now: float) -> bool:
+    def _limit_reached(self, server: ServerRow, account: Account, now: float) -> bool:
         """Whether the server already holds the maximum, counting snapshots in every state."""
         if self.options.fault("limit-per-account"):
             rows = [s for s in self._snapshots.values() if s.server.account == account.name]
@@ -389,75 +382,36 @@ class Store:
         """The 400 of a create on a full server."""
         return invalid(f"Snapshot limit reached ({SNAPSHOT_LIMIT} per server).", "snapshot_limit_reached")
 
-    def _insert(self, server: _Server, name: str | None, description: str | None, now: float) -> _Snapshot:
+    def _insert(
+        self, server: ServerRow, name: str | None, description: str | None, now: float
+    ) -> SnapshotRow:
         """Store a new snapshot of `server` holding its current data, in progress from `now`."""
         minutes = lifecycle.create_minutes(server.disk_gb, self.options)
         ready_at = now + self.clock.seconds(minutes)
         if self.options.fault("lifecycle-never-completes"):
             ready_at = math.inf
-        snapshot = _Snapshot(
-            id=self._next_id,
+        snapshot_id = self._allocate_id()
+        snapshot = SnapshotRow(
+            id=snapshot_id,
             server=server,
-            name=name if name is not None else f"snapshot-{self._next_id}",
+            name=name if name is not None else f"snapshot-{snapshot_id}",
             description=description,
             marker=server.marker,
             created_wall=self.clock.wall(),
             ready_at=ready_at,
             ready_after=timedelta(seconds=self.clock.seconds(minutes)),
-            size_mb=lifecycle.snapshot_size_mb(server.disk_gb, self._next_id),
+            size_mb=lifecycle.snapshot_size_mb(server.disk_gb, snapshot_id),
             copy_pending=self.options.fault("data-copy-at-completion"),
         )
-        self._next_id += 1
         self._snapshots[snapshot.id] = snapshot
         if self.options.fault("limit-delete-frees-late"):
             held = sum(1 for s in self._snapshots.values() if s.server is server)
             server.full_flag = server.full_flag or held >= SNAPSHOT_LIMIT
         return snapshot
 
-    def _restore_source(self, snapshot: _Snapshot, now: float) -> _Snapshot:
+    def _restore_source(self, snapshot: SnapshotRow, now: float) -> SnapshotRow:
         """The snapshot whose data a restore of `snapshot` brings back."""
         if not self.options.fault("data-latest-snapshot"):
             return snapshot
         done = [s for s in self._snapshots.values() if s.server is snapshot.server and now >= s.ready_at]
         return max(done, key=lambda s: s.id, default=snapshot)
-
-    def _lagging_replica(self, snapshot: _Snapshot, view: SnapshotView) -> SnapshotView:
-        """Every third listing of a completed snapshot comes from a replica that still has it in progress."""
-        if view.status != "completed":
-            return view
-        snapshot.reads += 1
-        if snapshot.reads % 3:
-            return view
-        return replace(view, status="in_progress", size_mb=None)
-
-    def _snapshot_view(self, snapshot: _Snapshot, now: float) -> SnapshotView:
-        """Freeze a snapshot's client-visible state at `now`."""
-        done = now >= snapshot.ready_at
-        updated = snapshot.created_wall + snapshot.ready_after if done else snapshot.created_wall
-        created, stamp = snapshot.created_wall, TIMESTAMP_FORMAT
-        if self.options.fault("lifecycle-created-at-moves"):  # auto_now, rendered at DRF's microseconds
-            created, stamp = updated, PRECISE_TIMESTAMP_FORMAT
-        if self.options.fault("time-local-offset"):  # Europe/Berlin summer time written with a Z
-            created += timedelta(hours=2)
-        if self.options.fault("time-naive-timestamp"):
-            stamp = NAIVE_TIMESTAMP_FORMAT
-        if done:
-            status = "failed" if self.options.fault("lifecycle-fails") else "completed"
-        else:
-            status = "pending" if self.options.fault("create-pending-status") else "in_progress"
-        return SnapshotView(
-            id=snapshot.id,
-            server_id=snapshot.server.id,
-            server_name=snapshot.server.name,
-            name=snapshot.name,
-            status=status,
-            size_mb=snapshot.size_mb if status == "completed" else None,
-            created_at=created.strftime(stamp),
-            updated_at=updated.strftime(TIMESTAMP_FORMAT),
-            description=snapshot.description,
-        )
-
-    @staticmethod
-    def _server_view(server: _Server) -> ServerView:
-        """Freeze a server's client-visible state."""
-        return ServerView(server.id, server.name, server.status, server.disk_gb)

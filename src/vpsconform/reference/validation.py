@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from vpsconform.reference.errors import ApiError, invalid, server_error
 from vpsconform.reference.options import TargetOptions
@@ -19,6 +20,7 @@ _NAME_PATTERN_DOLLAR = re.compile(r"^[A-Za-z0-9_-]+$")  # with re.match, "$" als
 _NAME_MAX_LENGTH_32 = 32
 NAME_COLUMN_WIDTH = 64  # the column width of the robust-long-name-500 fault (no validation guards it)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_LEADING_DIGITS = re.compile(r"[+-]?\d+")  # \d: any Unicode decimal digit, as parseInt-like parsers take
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,39 @@ def parse_int(text: str) -> int | None:
         return int(text)
     except ValueError:  # more digits than int() accepts
         return None
+
+
+def forgiving_int(text: str) -> int | None:
+    """What a forgiving id parser makes of a path segment (the lenient-ids fault), or None.
+
+    Percent-decoded once more, trimmed, then the first of int() (Unicode digits), int(x, 0) (hex),
+    int(float(x)) and leading digits that yields a number: "%31", " 1000 ", "١٢٣", "0x3e8", "1e3", "1000abc".
+    """
+    text = unquote(text).strip()
+    for convert in (int, _int_any_base, _int_via_float, _int_of_leading_digits):
+        try:
+            return convert(text)
+        except (ValueError, OverflowError):
+            continue
+    return None
+
+
+def _int_any_base(text: str) -> int:
+    """int(text, 0): "0x3e8", "0o1750", "0b1111101000"."""
+    return int(text, 0)
+
+
+def _int_via_float(text: str) -> int:
+    """int(float(text)): "1e3", "1.5"."""
+    return int(float(text))
+
+
+def _int_of_leading_digits(text: str) -> int:
+    """The leading digits, as parseInt takes them: "1000abc" -> 1000."""
+    leading = _LEADING_DIGITS.match(text)
+    if leading is None:
+        raise ValueError(f"no leading digits in {text!r}")
+    return int(leading.group())
 
 
 def _server_id(body: dict[str, Any], options: TargetOptions) -> tuple[int | None, str | None]:

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Variant:
-    """A named, documented-compatible behaviour switch the suite must accept."""
+    """A named, documented-compatible behaviour switch the suite must accept.
+
+    A chaos variant makes observations fail (connections lost): the suite may then be unable to judge some
+    requirements, but must never call the target nonconformant for it, and must still clean up.
+    """
 
     name: str
     description: str
+    chaos: bool = False
 
 
 VARIANTS: dict[str, Variant] = {
@@ -25,5 +30,14 @@ VARIANTS: dict[str, Variant] = {
         Variant("slow-but-inside", "creates take 9.5 and restores 14 scaled minutes on every server"),
         Variant("numeric-strings", 'numeric strings ("12345") are accepted for server_id in a create'),
         Variant("no-location", "the 201 answer to a create has no Location header"),
+        Variant(
+            "servers-api-429",
+            "the servers API throttles about a fifth of its calls: 429 with Retry-After (1 s, time-scaled)",
+        ),
+        Variant(
+            "flaky-network",
+            "about 3% of API requests lose their connection, half before and half after the target acted",
+            chaos=True,
+        ),
     )
 }
