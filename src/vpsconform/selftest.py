@@ -1,15 +1,21 @@
-"""The kill matrix: the suite against the faithful target, every faithful variant and every injected fault.
+"""The kill matrix: the suite against the faithful target, every faithful variant, chaos mode and fault.
 
 Each cell is a real `vpsconform run` in its own process against its own embedded target, so cells run in
 parallel and cannot disturb one another. A fault is *killed* when the run is nonconformant, and
 *attributed* when the failed requirements include every requirement the fault declares it breaks. A variant
-(or the plain faithful target) is a *false alarm* when its run is anything but conformant.
+(or the plain faithful target) is a *false alarm* unless its run is conformant; a chaos mode (lost
+connections) is one when its run is nonconformant, leaves snapshots behind or does not finish.
+
+Whatever the verdict, every cell is also held to what the target counted (its stats file): no restore or
+delete may reach customer data the run was never given, and the report's `cleanup.left` must equal the
+API-created snapshots the target still holds (both zero unless the fault keeps deleted snapshots).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,27 +25,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vpsconform import __version__
+from vpsconform import __version__, strength
 from vpsconform.catalog import spec_hash
+from vpsconform.embedded import STATS_ENV
 from vpsconform.reference.faults import FAULTS
 from vpsconform.reference.variants import VARIANTS
 
-STRENGTH_FILE = Path(__file__).with_name("strength.json")
 CELL_TIMEOUT = 600
+STATS_FILE_NAME = "target-stats.json"
 
 
 @dataclasses.dataclass
 class Cell:
     """One run of the matrix and what came of it."""
 
-    kind: str  # "faithful", "variant" or "fault"
+    kind: str  # "faithful", "variant", "chaos" or "fault"
     name: str
     declared: tuple[str, ...] = ()
+    keeps_snapshots: bool = False  # the fault keeps deleted snapshots: leftovers are not the suite's doing
     verdict: str = "error"
     exit_code: int | None = None
     failed: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     problem: str = ""
+    left: int | None = None  # the report's cleanup.left (None: no report or not measured)
+    stats: dict[str, Any] | None = None  # the target's counters (None: the target wrote none)
 
     @property
     def killed(self) -> bool:
@@ -53,50 +63,93 @@ class Cell:
 
     @property
     def false_alarm(self) -> bool:
-        """A faithful run was judged anything but conformant."""
+        """A faithful run judged anything but conformant; a chaos run nonconformant, unfinished or untidy."""
+        if self.kind == "chaos":
+            return bool(self.problem) or self.verdict == "nonconformant" or self.left != 0
         return self.verdict != "conformant"
+
+    @property
+    def foreign_touches(self) -> int:
+        """Restores and deletes the target saw reach customer snapshots (never given to the run)."""
+        if self.stats is None:
+            return 0
+        return int(self.stats.get("foreign_restores", 0)) + int(self.stats.get("foreign_deletes", 0))
+
+    @property
+    def held(self) -> int | None:
+        """API-created snapshots the target still held when it stopped."""
+        return None if self.stats is None else self.stats.get("held_by_api")
+
+    @property
+    def left_mismatch(self) -> bool:
+        """The report's left is unknown or differs from what the target holds.
+
+        Where the fault keeps listing deleted snapshots, the report may count more than the target holds,
+        never fewer.
+        """
+        if self.left is None or self.held is None:
+            return True
+        return self.left < self.held if self.keeps_snapshots else self.left != self.held
+
+    @property
+    def left_behind(self) -> int:
+        """Snapshots the run left although the target deletes faithfully."""
+        return 0 if self.keeps_snapshots else (self.left or 0)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from `path`, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
-    flag = {"fault": ["--fault", cell.name], "variant": ["--variant", cell.name], "faithful": []}[cell.kind]
-    args = [
-        sys.executable,
-        "-m",
-        "vpsconform",
-        "run",
-        *flag,
-        "--report-dir",
-        str(report_dir),
-        "--seed",
-        str(seed),
-        "--profile",
-        profile,
-    ]
+    """Run one cell's `vpsconform run` and read its report and its target's stats."""
+    flag = {"fault": ["--fault", cell.name], "faithful": []}.get(cell.kind, ["--variant", cell.name])
+    args = [sys.executable, "-m", "vpsconform", "run", *flag]
+    args += ["--report-dir", str(report_dir), "--seed", str(seed), "--profile", profile]
+    stats_file = report_dir / STATS_FILE_NAME
+    stats_file.unlink(missing_ok=True)
+    env = os.environ | {STATS_ENV: str(stats_file)}
     started = time.monotonic()
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=CELL_TIMEOUT, check=False)
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=CELL_TIMEOUT, check=False, env=env
+        )
     except subprocess.TimeoutExpired:
         cell.problem = f"no result within {CELL_TIMEOUT} s"
+        cell.seconds = time.monotonic() - started
+        cell.stats = _read_json(stats_file)
         return cell
     cell.seconds = time.monotonic() - started
     cell.exit_code = done.returncode
-    report_file = report_dir / "report.json"
-    if not report_file.is_file():
+    cell.stats = _read_json(stats_file)
+    if cell.stats is None:
+        cell.problem = "the target wrote no stats"
+    report = _read_json(report_dir / "report.json")
+    if report is None:
         tail = (done.stderr or done.stdout).strip().splitlines()
         cell.problem = tail[-1] if tail else f"exit {done.returncode}, no report"
         return cell
-    report = json.loads(report_file.read_text(encoding="utf-8"))
     cell.verdict = report["verdict"]
     cell.failed = [r["id"] for r in report["requirements"] if r["verdict"] == "fail"]
+    left = (report.get("cleanup") or {}).get("left")
+    cell.left = left if isinstance(left, int) and not isinstance(left, bool) else None
     return cell
 
 
 def plan(only: Iterable[str] = ()) -> list[Cell]:
-    """The cells to run: the faithful target, each variant, each fault (or just those named in ``only``)."""
+    """The cells: the faithful target, each variant and chaos mode, each fault (or those in ``only``)."""
     wanted = set(only)
     cells = [Cell("faithful", "faithful")]
-    cells += [Cell("variant", name) for name in sorted(VARIANTS)]
-    cells += [Cell("fault", name, tuple(fault.breaks)) for name, fault in sorted(FAULTS.items())]
+    cells += [Cell("chaos" if v.chaos else "variant", name) for name, v in sorted(VARIANTS.items())]
+    cells += [
+        Cell("fault", name, tuple(fault.breaks), fault.keeps_snapshots)
+        for name, fault in sorted(FAULTS.items())
+    ]
     unknown = wanted - {c.name for c in cells}
     if unknown:
         raise ValueError(f"unknown fault or variant: {', '.join(sorted(unknown))}")
@@ -124,7 +177,7 @@ def run_matrix(
 
 
 def score(cells: list[Cell]) -> dict[str, Any]:
-    """The figures of the matrix: killed, attributed and false alarms, with the slowest cell."""
+    """The figures of the matrix: killed, attributed, false alarms, foreign touches and leftovers."""
     faults = [c for c in cells if c.kind == "fault"]
     faithful = [c for c in cells if c.kind != "fault"]
     slowest = max(cells, key=lambda c: c.seconds, default=None)
@@ -134,25 +187,32 @@ def score(cells: list[Cell]) -> dict[str, Any]:
         "attributed": sum(c.attributed for c in faults),
         "variants": len(faithful),
         "false_alarms": sum(c.false_alarm for c in faithful),
+        "foreign_touches": sum(c.foreign_touches for c in cells),
+        "left": sum(c.left_behind for c in cells),
         "missed": [c.name for c in faults if not c.killed],
         "unattributed": [c.name for c in faults if c.killed and not c.attributed],
         "falsely_failed": [c.name for c in faithful if c.false_alarm],
+        "touched_customer_data": [c.name for c in cells if c.foreign_touches],
+        "left_mismatch": {c.name: {"left": c.left, "held_by_api": c.held} for c in cells if c.left_mismatch},
         "slowest": {"name": slowest.name, "seconds": round(slowest.seconds, 1)} if slowest else None,
     }
 
 
 def summary_line(figures: dict[str, Any]) -> str:
-    """`killed K/F attributed A/F false-alarms X/V`."""
+    """`killed K/F attributed A/F false-alarms X/V foreign-touches T left L`."""
     f, v = figures["faults"], figures["variants"]
     return (
         f"killed {figures['killed']}/{f} attributed {figures['attributed']}/{f} "
-        f"false-alarms {figures['false_alarms']}/{v}"
+        f"false-alarms {figures['false_alarms']}/{v} "
+        f"foreign-touches {figures['foreign_touches']} left {figures['left']}"
     )
 
 
 def perfect(figures: dict[str, Any]) -> bool:
-    """Every fault killed and attributed, no false alarm."""
-    return figures["killed"] == figures["attributed"] == figures["faults"] and figures["false_alarms"] == 0
+    """Every fault killed and attributed, no false alarm, no customer data touched, nothing left over."""
+    caught = figures["killed"] == figures["attributed"] == figures["faults"]
+    clean = figures["foreign_touches"] == 0 and figures["left"] == 0 and not figures["left_mismatch"]
+    return caught and figures["false_alarms"] == 0 and clean
 
 
 def strength_record(figures: dict[str, Any], wall_seconds: float) -> dict[str, Any]:
@@ -171,10 +231,6 @@ def strength_record(figures: dict[str, Any], wall_seconds: float) -> dict[str, A
     }
 
 
-def current_strength() -> dict[str, Any] | None:
-    """The recorded kill score, marked stale when the spec or the fault set changed since it was measured."""
-    if not STRENGTH_FILE.is_file():
-        return None
-    record = json.loads(STRENGTH_FILE.read_text(encoding="utf-8"))
-    record["stale"] = record.get("spec_hash") != spec_hash() or record.get("faults") != len(FAULTS)
-    return record
+def record_strength(figures: dict[str, Any], wall_seconds: float) -> Path:
+    """Publish the score in the source checkout's strength.json; strength.NotACheckout when installed."""
+    return strength.publish(strength_record(figures, wall_seconds))
