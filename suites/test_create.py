@@ -204,7 +204,8 @@ def test_numeric_string_server_id(check, servers, snapshots, names):
 
 
 @pytest.mark.requirement("CREATE-06")
-@pytest.mark.profile("standard")  # waits for a snapshot and a restore: up to 25 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(25)  # waits for a snapshot and a restore
 def test_create_on_a_server_being_restored(api, check, servers, snapshots, names, timing):
     """Complete a snapshot, start its restore, then create on the same server -> 400 (201/409 tolerated).
 

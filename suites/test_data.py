@@ -160,7 +160,8 @@ def point_in_time(scenario: Scenario) -> None:
 
 
 @pytest.mark.requirement(*ALL)
-@pytest.mark.profile("standard")  # waits for snapshots and restores: up to 50 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(50)  # waits for snapshots and restores
 @pytest.mark.needs("probes")
 def test_restore_brings_back_the_snapshot_data(api, servers, snapshots, probes, names, check, timing):
     """Restores put back the restored snapshot's data, as captured at its creation.

@@ -38,7 +38,8 @@ def delete_once(api: ApiClient, snapshot_id: Any) -> httpx.Response:
 
 # DELETE-01..06 --
 @pytest.mark.requirement("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
-@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(10)  # waits for snapshots to complete
 def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, names, timing, check):
     """Two completed snapshots; delete one: 204, empty, gone from both lists, restore and delete again 404.
 

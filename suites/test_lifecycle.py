@@ -108,7 +108,8 @@ def status_of(item: dict[str, Any] | None) -> str:
 
 
 @pytest.mark.requirement(*ALL)
-@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 20 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(20)  # waits for snapshots to complete
 def test_snapshots_complete_in_time_and_keep_their_facts(
     api, servers, snapshots, names, check, timing, run_state
 ):

@@ -283,7 +283,8 @@ def test_five_per_server_counting_unfinished_ones(api, servers, snapshots, asked
 
 # LIMIT-03, LIMIT-07: completed snapshots count too --
 @pytest.mark.requirement("LIMIT-03", "LIMIT-07")
-@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(10)  # waits for snapshots to complete
 def test_full_of_completed_snapshots(api, servers, snapshots, asked, names, timing, check):
     """Fill a server to 5 and wait until all have completed: a 6th create is still refused (400).
 

@@ -104,7 +104,8 @@ class RestoreWatch:
 
 
 @pytest.mark.requirement(*ALL)
-@pytest.mark.profile("standard")  # waits for a snapshot and two restores: up to 40 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(40)  # waits for a snapshot and two restores
 def test_restore_lifecycle(api, servers, snapshots, names, check, timing, run_state, request):
     """Restore a snapshot: refused while in progress, then accepted, exclusive, finished in time, repeatable.
 

@@ -59,7 +59,8 @@ def test_create_and_list_answers_match_the_contract(api, check, servers, snapsho
 
 
 @pytest.mark.requirement("SCHEMA-03", "SCHEMA-04", "SCHEMA-05")
-@pytest.mark.profile("standard")  # waits for a snapshot and a restore: up to 25 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(25)  # waits for a snapshot and a restore
 def test_restore_and_delete_answers_match_the_contract(api, check, servers, snapshots, names):
     """restore (of a completed snapshot) and delete answer with their documented codes, type and shape."""
     declared = ("SCHEMA-03", "SCHEMA-04", "SCHEMA-05")

@@ -154,7 +154,8 @@ def test_foreign_account_cannot_see_our_new_snapshot(api, foreign_api, servers, 
 
 
 @pytest.mark.requirement("TENANT-01", "TENANT-02", "TENANT-03")
-@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(10)  # waits for snapshots to complete
 @FOREIGN
 def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
     api, foreign_api, servers, snapshots, names, timing, check
@@ -271,7 +272,8 @@ def test_our_list_never_shows_a_new_foreign_snapshot(api, foreign_api, run_confi
 
 
 @pytest.mark.requirement("TENANT-05")
-@pytest.mark.profile("standard")  # waits for snapshots to complete: up to 10 production minutes
+@pytest.mark.profile("standard")
+@pytest.mark.waits(10)  # waits for snapshots to complete
 @FOREIGN
 def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, snapshots, names, check):
     """The other account's snapshot stays out of our list once it has completed, too.
