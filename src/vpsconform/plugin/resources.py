@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from vpsconform.cleanup import Sweeper
 from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
 from vpsconform.contract import SNAPSHOT_LIMIT
 from vpsconform.ledger import snapshot_id_of
@@ -90,25 +89,18 @@ class Snapshots:
     def cleanup(self) -> None:
         """Delete what this test created, including snapshots only found by their name.
 
-        Deletes the provider refuses for now (say, still in progress) are retried in rounds until the
-        snapshots could have completed; what still stands is left to the session's sweep.
+        One round, no waiting: a delete the provider refuses for now (say, the snapshot is still in
+        progress, which the docs allow) is deferred — retried when a later lease needs that room, and by
+        the session's sweep — so no test waits out a snapshot it no longer needs.
         """
         with contextlib.suppress(TransportError):
             self._adopt_by_name()
         wanted = set(self.created)
         entries = [e for e in self._state.ledger.alive() if (e.account, e.snapshot_id) in wanted]
-        if not entries:
-            return
-        sweeper = Sweeper(
-            self._state.clients_by_account(),
-            self._state.servers_by_account(),
-            self._state.ledger,
-            self._state.names.prefix,
-            self._state.timing,
-            notify=self._state.notify,
-        )
-        timing = self._state.timing
-        sweeper.run(timing.create_max + 3 * timing.poll_interval, only=entries)
+        if entries:
+            with contextlib.suppress(TransportError):
+                self._state.sweeper().run(0.0, only=entries)
+            self._state.deferred.extend(e for e in entries if e.alive)
 
 
 class ServerLocks:
@@ -217,7 +209,8 @@ class Servers:
 
         ``room`` may list acceptable amounts in order of preference, e.g. ``(5, 1)``: a server with all five
         slots free if there is one, else one with any room. While other workers hold servers that might do,
-        the lease waits for them (at most as long as a snapshot and a restore may take).
+        or the run's own deferred deletes hold the room, the lease waits for them (at most as long as a
+        snapshot and a restore may take).
         """
         wanted = (room,) if isinstance(room, int) else room
         self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
@@ -225,9 +218,13 @@ class Servers:
         until = time.monotonic() + timing.create_max + timing.restore_max
         while True:
             chosen, busy = self._choose(wanted, exclude)
-            if chosen is not None or not busy or time.monotonic() > until:
+            deferred = self._state.pending_deletes()
+            if chosen is not None or not (busy or deferred) or time.monotonic() > until:
                 break
             time.sleep(timing.poll_interval)
+            if deferred:  # the run's own refused deletes may be what holds the room: try them again
+                with contextlib.suppress(TransportError):
+                    self._state.sweeper().run(0.0, only=deferred)
         if chosen is None:
             yield None
             return

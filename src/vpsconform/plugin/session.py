@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from vpsconform.cleanup import Sweeper, SweepResult, deadline_for
+from vpsconform.cleanup import SweepResult, deadline_for
 from vpsconform.client import TransportError
 from vpsconform.config import ConfigError, build_config, target_configured
 from vpsconform.contract import ABSENT_ID
@@ -150,15 +150,7 @@ def _signals_deferred(state: RunState) -> Iterator[None]:
 
 def sweep(state: RunState) -> SweepResult:
     """Delete everything the run created (ledgered or run-prefixed), in rounds under one deadline."""
-    sweeper = Sweeper(
-        state.clients_by_account(),
-        state.servers_by_account(),
-        state.ledger,
-        state.names.prefix,
-        state.timing,
-        notify=state.notify,
-    )
-    return sweeper.run(deadline_for(state.timing))
+    return state.sweeper().run(deadline_for(state.timing))
 
 
 @pytest.hookimpl(tryfirst=True)

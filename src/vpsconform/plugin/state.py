@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from vpsconform.catalog import Requirement, judged_by, load_requirements
+from vpsconform.cleanup import Sweeper
 from vpsconform.client import SNAPSHOTS, ApiClient, Exchange, RateLimiter, json_or_none, server_of
 from vpsconform.config import RunConfig, default_report_dir
 from vpsconform.contract import ABSENT_ID
 from vpsconform.interlock import Interlock
-from vpsconform.ledger import Ledger, snapshot_id_of
+from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
 from vpsconform.redaction import Redactor
 from vpsconform.verdicts import Checker, Finding, Findings, Verdict
@@ -95,6 +96,7 @@ class RunState:
         self.tests: list[dict[str, Any]] = []
         self.measurements: list[dict[str, Any]] = []
         self.out_of_scope: dict[str, str] = {}
+        self.deferred: list[Entry] = []  # snapshots whose delete the provider refused for now
         self.requests = 0
         self.result: RunResult | None = None
         self._clients: dict[str, ApiClient] = {}
@@ -206,6 +208,22 @@ class RunState:
     def servers_by_account(self) -> dict[str, tuple[int, ...]]:
         """The configured servers of each account."""
         return {"main": self.config.server_ids, "foreign": self.config.foreign_server_ids}
+
+    def sweeper(self) -> Sweeper:
+        """A sweeper of this run's snapshots on its configured servers."""
+        return Sweeper(
+            self.clients_by_account(),
+            self.servers_by_account(),
+            self.ledger,
+            self.names.prefix,
+            self.timing,
+            notify=self.notify,
+        )
+
+    def pending_deletes(self) -> list[Entry]:
+        """Deferred deletes not done yet."""
+        self.deferred = [e for e in self.deferred if e.alive]
+        return list(self.deferred)
 
     def close(self) -> None:
         """Release the HTTP clients."""
