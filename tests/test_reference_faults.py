@@ -37,7 +37,7 @@ POLL = 0.01
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)+")
 # Faults named for what they do to a careless suite rather than after one requirement area.
-CROSS_CUTTING = {"lenient-ids", "open-auth-missing", "open-auth-unknown", "string-ids"}
+CROSS_CUTTING = {"lenient-ids", "open-auth-unknown", "string-ids"}
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -506,11 +506,6 @@ PROBES: dict[str, Probe] = {
     ),
     "auth-restore-session-only": Probe(
         lambda c: (c.main.get(SNAPSHOTS).status_code, _restore_status(c)), (200, 200), (200, 401)
-    ),
-    "open-auth-missing": Probe(
-        lambda c: (c.anon.get(SNAPSHOTS).status_code, c.create(WEB, "anon", c.anon).status_code),
-        (401, 401),
-        (200, 201),
     ),
     "open-auth-unknown": Probe(
         lambda c: tuple(

@@ -120,7 +120,7 @@ def _parse_entry(entry: Any, index: int, path: Path) -> Requirement:
         raise ValueError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}")
     req_id = _string(entry, "id", where)
     if not _ID_RE.match(req_id):
-        raise ValueError(f"{where}: id {req_id!r} is not of the form AREA-NN (e.g. AUTH-01)")
+        raise ValueError(f"{where}: id {req_id!r} is not of the form AREA-NN (capitals, hyphen, 2 digits)")
     level = _string(entry, "level", where)
     if level not in LEVELS:
         raise ValueError(f"{where}: level {level!r} is not one of {', '.join(sorted(LEVELS))}")

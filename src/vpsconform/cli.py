@@ -8,7 +8,6 @@ Exit status of `run`: see vpsconform.runner (0 conformant, 1 nonconformant, 2 us
 from __future__ import annotations
 
 import dataclasses
-import json
 import signal
 import sys
 import threading
@@ -194,11 +193,14 @@ def selftest(
 ) -> None:
     """Run the suite against the faithful target, every variant and every fault, and print the kill matrix."""
     from vpsconform import selftest as matrix
+    from vpsconform.strength import ensure_recordable
 
     console = Console(highlight=False)
     try:
         cells = matrix.plan(only)
-    except ValueError as exc:
+        if record:
+            ensure_recordable()
+    except ValueError as exc:  # an unknown cell name, or --record outside a source checkout
         click.echo(f"vpsconform: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     root = report_dir or default_report_dir() / "selftest"
@@ -214,10 +216,17 @@ def selftest(
             ok = not cell.false_alarm
             note = "passed" if ok else f"FALSE ALARM ({cell.verdict})"
         failed = ", ".join(cell.failed[:6]) + (" ..." if len(cell.failed) > 6 else "")
+        safety = []
+        if cell.foreign_touches:
+            safety.append(f"TOUCHED CUSTOMER DATA x{cell.foreign_touches}")
+        if cell.left_mismatch:
+            safety.append(f"report says left {cell.left}, target holds {cell.held}")
+        ok = ok and not safety
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
         console.print(
             f"{mark} {cell.kind:8} {cell.name:32} {note:10} {cell.seconds:5.1f}s  [dim]{failed}[/]"
             + (f"  {escape(cell.problem)}" if cell.problem else "")
+            + (f"  [red]{escape('; '.join(safety))}[/]" if safety else "")
         )
 
     started = time.monotonic()
@@ -230,8 +239,7 @@ def selftest(
             f"({figures['slowest']['seconds']} s)"
         )
     if record and not only:
-        matrix.STRENGTH_FILE.write_text(json.dumps(matrix.strength_record(figures, wall), indent=2) + "\n")
-        console.print(f"recorded in {matrix.STRENGTH_FILE}")
+        console.print(f"recorded in {matrix.record_strength(figures, wall)}")
     click.echo(matrix.summary_line(figures))
     sys.exit(EXIT_OK if matrix.perfect(figures) else EXIT_NONCONFORMANT)
 

@@ -32,7 +32,7 @@ def _refuse(options: TargetOptions, message: str, invalid_token: bool) -> ApiErr
 def authenticate(header: str | None, store: Store) -> Account:
     """The account behind an `Authorization: Bearer <token>` header (scheme case-insensitive), else 401."""
     options = store.options
-    if not header and (options.fault("auth-missing-header-allowed") or options.fault("open-auth-missing")):
+    if not header and options.fault("auth-missing-header-allowed"):
         return store.primary_account()
     parts = _WHITESPACE.split(header.strip(" \t")) if header else []
     if not parts or parts[0].lower() != "bearer":

@@ -408,11 +408,6 @@ FAULTS: dict[str, Fault] = {
             ("NOTFOUND-04",),
         ),
         Fault(
-            "open-auth-missing",
-            "the auth middleware falls back to the default (main) account when no Authorization header comes",
-            ("AUTH-01",),
-        ),
-        Fault(
             "open-auth-unknown",
             "a bearer token that matches no account is served as the default (main) account",
             ("AUTH-02",),
