@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from vpsconform.config import RunConfig
+from vpsconform.plugin.locks import ServerLocks
 from vpsconform.plugin.parallel import LongestFirst, config_from_wire, config_to_wire
 
 
@@ -84,3 +85,15 @@ def test_longest_first_deals_one_long_test_to_each_worker() -> None:
     assert [node.sent for node in nodes] == [[0, 3], [1, 4], [2, 5]]
     scheduler.mark_test_complete(nodes[1], 1)
     assert nodes[1].sent == [1, 4, 6]
+
+
+def test_server_holds_are_exclusive_across_processes_reentrant_and_parked(tmp_path) -> None:
+    mine, other = ServerLocks(tmp_path), ServerLocks(tmp_path)
+    assert mine.try_hold(1) and mine.try_hold(1)  # a lease inside a lease
+    assert not other.try_hold(1)  # flock: another open file description, as another worker has
+    mine.release(1)
+    assert not other.try_hold(1)
+    mine.park(1)
+    assert not other.try_hold(1)  # parked until the test's teardown
+    mine.release_parked()
+    assert other.try_hold(1)

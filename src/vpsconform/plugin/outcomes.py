@@ -61,6 +61,17 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Once the test's fixtures are torn down (its snapshots deleted), let its leased servers go."""
+    try:
+        return (yield)
+    finally:
+        state = state_of(item.config)
+        if state is not None:
+            state.locks.release_parked()
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     """Redact the report, and turn the test's outcome into findings for what it did not evaluate itself."""
     report: pytest.TestReport = yield

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -103,33 +100,6 @@ class Snapshots:
             self._state.deferred.extend(e for e in entries if e.alive)
 
 
-class ServerLocks:
-    """Exclusive holds on servers across the processes of one run (lock files in the report folder)."""
-
-    def __init__(self, directory: Path) -> None:
-        self._directory = directory
-        self._held: dict[int, int] = {}
-
-    def try_hold(self, server_id: int) -> bool:
-        """Hold a server unless another process of this run does."""
-        self._directory.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(self._directory / str(server_id), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            return False
-        self._held[server_id] = descriptor
-        return True
-
-    def release(self, server_id: int) -> None:
-        """Let other processes have the server again."""
-        descriptor = self._held.pop(server_id, None)
-        if descriptor is not None:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-            os.close(descriptor)
-
-
 class Servers:
     """The configured servers, handed to tests with the room they need and idle (not restoring).
 
@@ -140,7 +110,7 @@ class Servers:
         self._state = state
         self._turn = 0
         self._stuck: set[int] = set()
-        self._locks = ServerLocks(state.report_dir / ".leases")
+        self._locks = state.locks
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -232,7 +202,7 @@ class Servers:
             yield chosen
         finally:
             self.wait_idle(chosen)
-            self._locks.release(chosen)
+            self._locks.park(chosen)  # held until the test's snapshots are deleted at its teardown
 
     def _choose(self, wanted: tuple[int, ...], exclude: tuple[int, ...]) -> tuple[int | None, bool]:
         """Hold the first server with the wanted room; (its id or None, whether other workers held some)."""
