@@ -136,6 +136,7 @@ def test_options_reject_unknown_names_and_bad_scales() -> None:
         "slow-but-inside",
         "numeric-strings",
         "no-location",
+        "delete-refused-in-progress",
         "servers-api-429",
         "flaky-network",
     }
@@ -692,6 +693,21 @@ def test_variant_numeric_strings(
         assert response.status_code == 201 and response.json()["server"]["id"] == WEB
         assert client.post(SNAPSHOTS, json={"server_id": "99999", "name": "n"}).status_code == 404
         assert client.post(SNAPSHOTS, json={"server_id": "12x", "name": "n"}).status_code == 400
+
+
+def test_variant_delete_refused_in_progress(
+    reference_client: ClientFactory, start_reference_target: StartTarget
+) -> None:
+    target = start_reference_target(time_scale=0.002, variants={"delete-refused-in-progress"})
+    with reference_client(target) as client:
+        snapshot_id = create(client, WEB).json()["id"]
+        assert client.delete(f"{SNAPSHOTS}{snapshot_id}/").status_code == 400
+        deadline = time.monotonic() + 5
+        while (snapshot_of(client, snapshot_id) or {}).get(
+            "status"
+        ) != "completed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.delete(f"{SNAPSHOTS}{snapshot_id}/").status_code == 204
 
 
 def test_variant_no_location(reference_client: ClientFactory, start_reference_target: StartTarget) -> None:

@@ -217,7 +217,8 @@ class Store:
             )
 
     def delete_snapshot(self, account: Account, snapshot_id: int) -> None:
-        """Delete a snapshot in any state; a restore already started from it still finishes."""
+        """Delete a snapshot (in any state, unless a variant refuses in-progress ones); a restore already
+        started from it still finishes."""
         with self._lock:
             now = self._settle()
             if snapshot_id not in self._snapshots:
@@ -230,6 +231,10 @@ class Store:
                 account, snapshot_id, any_account=self.options.fault("tenant-delete-any")
             )
             self._count_touch(snapshot, "deletes")
+            if now < snapshot.ready_at and self.options.variant("delete-refused-in-progress"):
+                raise invalid(
+                    "Snapshot is still being created; delete it once it has completed.", "invalid_state"
+                )
             if self.options.fault("delete-noop"):
                 return  # the delete job is queued on a worker that never runs it
             doomed = [snapshot]

@@ -30,6 +30,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("slow-but-inside", "creates take 9.5 and restores 14 scaled minutes on every server"),
         Variant("numeric-strings", 'numeric strings ("12345") are accepted for server_id in a create'),
         Variant("no-location", "the 201 answer to a create has no Location header"),
+        Variant("delete-refused-in-progress", "deleting a snapshot still in progress is refused (400)"),
         Variant(
             "servers-api-429",
             "the servers API throttles about a fifth of its calls: 429 with Retry-After (1 s, time-scaled)",
