@@ -12,7 +12,8 @@ from vpsconform.catalog import load_requirements
 from vpsconform.client import ApiClient, RateLimiter
 from vpsconform.probes import ProbeError, Probes
 from vpsconform.redaction import Redactor
-from vpsconform.verdicts import Checker, Findings, Verdict, aggregate, run_verdict, status_matches
+from vpsconform.reports import run_verdict
+from vpsconform.verdicts import Checker, Findings, Verdict, aggregate, status_matches
 
 CATALOG = load_requirements()
 
@@ -101,12 +102,13 @@ def test_must_fails_interpretation_warns_and_aggregation_orders_verdicts() -> No
     assert run_verdict(list(results.values())) == "nonconformant"
 
 
-def test_a_warning_alone_keeps_a_run_conformant_and_an_error_does_not() -> None:
+def test_a_warning_alone_keeps_a_run_conformant_and_an_error_makes_it_incomplete() -> None:
     findings = Findings()
     Checker(CATALOG, "t", findings).warn("RESTORE-07", "server active")
-    assert run_verdict(aggregate(CATALOG, findings, "")) == "conformant"
+    others = set(CATALOG) - {"RESTORE-07", "DATA-01"}
+    assert run_verdict(aggregate(CATALOG, findings, ""), others | {"DATA-01"}) == "conformant"
     Checker(CATALOG, "t", findings).record("DATA-01", Verdict.ERROR, "probe failed")
-    assert run_verdict(aggregate(CATALOG, findings, "")) == "error"
+    assert run_verdict(aggregate(CATALOG, findings, ""), others) == "incomplete"
 
 
 def test_unknown_requirement_is_a_suite_bug() -> None:
