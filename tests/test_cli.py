@@ -177,6 +177,7 @@ def test_pytest_and_the_cli_reach_the_same_verdicts(reference_target: RunningTar
         *remote_args(reference_target),
         "--foreign-token",
         foreign.token,
+        *[a for s in foreign.server_ids for a in ("--foreign-server-id", str(s))],
         "--time-scale",
         "0.01",
         "--seed",
