@@ -234,9 +234,11 @@ def test_pyproject_section_and_explicit_files(tmp_path: Path) -> None:
     assert build_config(REMOTE, env={}).profile == "deep"
     write(tmp_path / "vpsconform.toml", 'profile = "smoke"\n')
     assert build_config(REMOTE, env={}).profile == "smoke"  # vpsconform.toml first
-    other = write(tmp_path / "other.toml", "jobs = 3\n")
-    assert build_config({**REMOTE, "config": str(other)}, env={}).jobs == 3
-    assert build_config(REMOTE, env={"VPSCONFORM_CONFIG": str(other)}).jobs == 3
+    other = write(tmp_path / "other.toml", "jobs = 2\n")
+    assert build_config({**REMOTE, "config": str(other)}, env={}).jobs == 2
+    assert build_config(REMOTE, env={"VPSCONFORM_CONFIG": str(other)}).jobs == 2
+    write(other, "jobs = 3\n")
+    assert build_config({**REMOTE, "config": str(other)}, env={}).jobs == 2  # one scenario per server
     assert build_config(REMOTE, env={}, file=other).config_file == other
     with pytest.raises(ConfigError, match=r"--config missing\.toml: no such file"):
         build_config({**REMOTE, "config": "missing.toml"}, env={})
@@ -249,8 +251,9 @@ def test_a_target_in_the_file_counts_as_configured(tmp_path: Path) -> None:
     assert target_configured({}, env={})
 
 
-def test_jobs_is_at_least_one() -> None:
-    assert build_config({**REMOTE, "jobs": "4"}, env={}).jobs == 4
+def test_jobs_is_at_least_one_and_at_most_one_per_server() -> None:
+    assert build_config({**REMOTE, "jobs": "2"}, env={}).jobs == 2
+    assert build_config({**REMOTE, "jobs": "4"}, env={}).jobs == 2  # two servers: two scenarios at once
     with pytest.raises(ConfigError, match="--jobs takes an integer >= 1"):
         build_config({**REMOTE, "jobs": "0"}, env={})
 
