@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from vpsconform.client import ApiClient, Exchange, RateLimiter, TransportError
+from vpsconform.client import ApiClient, Exchange, RateLimiter, TransportError, json_or_none
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
@@ -40,6 +40,15 @@ class SweepResult:
 def deadline_for(timing: Timing) -> float:
     """Seconds a full cleanup may take: a snapshot may need to complete and its server to finish restoring."""
     return timing.create_max + timing.restore_max + 3 * timing.poll_interval
+
+
+def bare_items(response: httpx.Response) -> list[dict[str, Any]] | None:
+    """The snapshots of a list answered as a bare array: cleanup reads what it can, even from a list format
+    the suite fails (LIST-01), so a broken list never leaves the run's snapshots behind."""
+    body = json_or_none(response)
+    if response.status_code != 200 or not isinstance(body, list):
+        return None
+    return [item for item in body if isinstance(item, dict)]
 
 
 class Sweeper:
@@ -92,9 +101,11 @@ class Sweeper:
             api = self._clients[account]
             for server_id in server_ids:
                 try:
-                    _, items = api.list_all(server_id)
+                    first, items = api.list_all(server_id)
                 except TransportError as exc:
-                    items, unknown = None, f"listing failed: {exc}"
+                    first, items, unknown = None, None, f"listing failed: {exc}"
+                if items is None and first is not None:
+                    items = bare_items(first)
                 if items is None:
                     unknown = unknown or f"the list of server {server_id} could not be read"
                     continue

@@ -171,8 +171,9 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault(
             "limit-per-account",
-            "the limit is 5 snapshots per account across all its servers",
-            ("LIMIT-05",),
+            "the limit is 5 snapshots per account across all its servers (the account's other snapshots"
+            " leave a server less than 5)",
+            ("LIMIT-01",),
         ),
         Fault(
             "limit-delete-frees-late",
