@@ -132,14 +132,7 @@ def test_list_shows_all_servers_and_filters_by_server(api, check, servers, snaps
                 response, items = api.list_all(server_id)
                 items = items or []
                 check_page(check, response, what)
-                strangers = sorted({repr(server_of(i)) for i in items if server_of(i) != server_id})
-                check.that(
-                    "LIST-03",
-                    not strangers,
-                    f"{what}: every item's server.id is {server_id}"
-                    + (f" (others seen: {', '.join(strangers)})" if strangers else ""),
-                    evidence=response,
-                )
+                only_that_server(check, what, items, server_id, response)
                 ids = {item.get("id") for item in items}
                 for snapshot_id, request in sent.items():
                     if request["server"] == server_id:
@@ -156,6 +149,18 @@ def test_list_shows_all_servers_and_filters_by_server(api, check, servers, snaps
                             f"{what}: does not hold snapshot {snapshot_id} of server {request['server']}",
                             evidence=response,
                         )
+
+
+def only_that_server(check, what: str, items: list, server_id: int, response) -> None:
+    """LIST-03: every item of a list filtered by ``server_id`` belongs to that server."""
+    strangers = sorted({repr(server_of(i)) for i in items if server_of(i) != server_id})
+    check.that(
+        "LIST-03",
+        not strangers,
+        f"{what}: every item's server.id is {server_id}"
+        + (f" (others seen: {', '.join(strangers)})" if strangers else ""),
+        evidence=response,
+    )
 
 
 @pytest.mark.requirement("LIST-06", "LIST-03", "LIST-04")
@@ -177,14 +182,7 @@ def test_filter_on_a_server_nobody_has(api, check):
         check.that("LIST-06", False, f"{what}: 200 without a `results` array", evidence=response)
         check.inconclusive_all(("LIST-03", "LIST-04"), f"{what}: no `results` array to inspect")
         return
-    strangers = sorted({repr(server_of(i)) for i in results if server_of(i) != ABSENT_ID})
-    check.that(
-        "LIST-03",
-        not strangers,
-        f"{what}: no item of another server"
-        + (f" (servers seen: {', '.join(strangers)})" if strangers else ""),
-        evidence=response,
-    )
+    only_that_server(check, what, results, ABSENT_ID, response)
     check.that(
         "LIST-06",
         not results and count == 0,
