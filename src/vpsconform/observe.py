@@ -42,6 +42,11 @@ class Timing:
         return RESTORE_MAX_MINUTES * 60 * self.time_scale * (1 + self.tolerance)
 
     @property
+    def longest_chain(self) -> float:
+        """The longest documented wait chain a scenario needs: two snapshots and a restore, plus polling."""
+        return 2 * self.create_max + self.restore_max + 5 * self.poll_interval
+
+    @property
     def poll_interval(self) -> float:
         """Seconds between two polls."""
         return max(0.01, POLL_SECONDS * self.time_scale)

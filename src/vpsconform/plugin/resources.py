@@ -179,13 +179,13 @@ class Servers:
 
         ``room`` may list acceptable amounts in order of preference, e.g. ``(5, 1)``: a server with all five
         slots free if there is one, else one with any room. While other workers hold servers that might do,
-        or the run's own deferred deletes hold the room, the lease waits for them (at most as long as a
-        snapshot and a restore may take).
+        or the run's own deferred deletes hold the room, the lease waits for them (at most the longest
+        documented wait chain, the longest any scenario holds a server).
         """
         wanted = (room,) if isinstance(room, int) else room
         self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
         timing = self._state.timing
-        until = time.monotonic() + timing.create_max + timing.restore_max
+        until = time.monotonic() + timing.longest_chain  # another scenario holds a server no longer
         while True:
             chosen, busy = self._choose(wanted, exclude)
             deferred = self._state.pending_deletes()
