@@ -19,6 +19,7 @@ from _helpers import remove
 from vpsconform.client import ApiClient, TransportError, json_or_none, server_of
 from vpsconform.contract import SNAPSHOT_LIMIT
 from vpsconform.observe import ObservationError
+from vpsconform.verdicts import StopCheck
 
 BURST_SIZE = 12  # concurrent creates released together on one server: 5 may succeed, 7 must be refused
 RETRIES_ON_429 = 3
@@ -222,7 +223,15 @@ def test_five_per_server_counting_unfinished_ones(api, servers, snapshots, asked
                 f"no configured server had 5 free slots; server {server_id} holds {len(existing)} "
                 f"pre-existing snapshot(s) (left alone), so only {max(room, 0)} create(s) were checked",
             )
-        fill(snapshots, server_id, names, timing, asked, check, room, "LIMIT-01")
+        try:
+            fill(snapshots, server_id, names, timing, asked, check, room, "LIMIT-01")
+        except StopCheck:  # refused below 5: is the limit kept per server at all (LIMIT-05)?
+            with servers.lease(room=1, exclude=(server_id,)) as other_id:
+                if other_id is not None:
+                    response, _ = create(snapshots, other_id, names("lim-othr"), timing, asked)
+                    what = f"create on server {other_id} after server {server_id} refused one below 5"
+                    check.status("LIMIT-05", response, what)
+            raise
 
         # LIMIT-02 + LIMIT-07: the sixth create, at once, is refused while snapshots are unfinished.
         before = holdings(api, server_id)

@@ -173,7 +173,7 @@ FAULTS: dict[str, Fault] = {
             "limit-per-account",
             "the limit is 5 snapshots per account across all its servers (the account's other snapshots"
             " leave a server less than 5)",
-            ("LIMIT-01",),
+            ("LIMIT-01", "LIMIT-05"),
         ),
         Fault(
             "limit-delete-frees-late",
