@@ -103,9 +103,9 @@ def test_judged_scope_comes_from_the_statement() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Smoke on one server at two scales: two measured runs, one projection, no token in the output."""
+    """Smoke on two servers at two scales: two measured runs, one projection, no token in the output."""
     out = tmp_path / "bench.json"
-    args = ["--profile", "smoke", "--servers", "1", "--scale", "0.005", "--scale", "0.01"]
+    args = ["--profile", "smoke", "--servers", "2", "--scale", "0.005", "--scale", "0.01"]
     status = bench.main([*args, "--report-root", str(tmp_path / "reports"), "--json", str(out)])
     printed = capsys.readouterr().out
     numbers = json.loads(out.read_text())
