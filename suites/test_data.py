@@ -206,8 +206,16 @@ def test_restore_brings_back_the_snapshot_data(api, servers, snapshots, probes, 
             for server_id in {first, second} - {None}:
                 servers.wait_idle(server_id)
 
+    pit_server = second or first
+    if pit.read is not None and not pit.during:  # S3 completed before E was written: try a slower server
+        with servers.lease(room=1, exclude=(first, pit_server)) as third:
+            if third is not None:
+                try:
+                    pit, pit_server = point_in_time(scenario(third)), third
+                finally:
+                    servers.wait_idle(third)
     judge_overwrite(check, first, over)
-    judge_point_in_time(check, second or first, pit)
+    judge_point_in_time(check, pit_server, pit)
 
 
 def judge_overwrite(check, server_id: int, outcome: Outcome) -> None:

@@ -185,7 +185,8 @@ class Servers:
         wanted = (room,) if isinstance(room, int) else room
         self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
         timing = self._state.timing
-        until = time.monotonic() + timing.longest_chain  # another scenario holds a server no longer
+        # Twice the longest chain: a lease inside another competes with fresh ones for the next free server.
+        until = time.monotonic() + 2 * timing.longest_chain
         while True:
             chosen, busy = self._choose(wanted, exclude)
             deferred = self._state.pending_deletes()
