@@ -163,6 +163,7 @@ def point_in_time(scenario: Scenario) -> None:
 @pytest.mark.profile("standard")
 @pytest.mark.waits(50)  # waits for snapshots and restores
 @pytest.mark.needs("probes")
+@pytest.mark.servers(2)  # and a third, when free, to retry the point in time
 def test_restore_brings_back_the_snapshot_data(api, servers, snapshots, probes, names, check, timing):
     """Restores put back the restored snapshot's data, as captured at its creation.
 

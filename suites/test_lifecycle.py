@@ -133,7 +133,9 @@ def test_snapshots_complete_in_time_and_keep_their_facts(
     with ExitStack() as stack:
         chosen: list[int] = []
         for _ in range(MAX_SERVERS):
-            server_id = stack.enter_context(servers.lease(room=1, exclude=tuple(chosen)))
+            # The first server is waited for; more are taken only if free at once (none is needed).
+            lease = servers.lease(room=1, exclude=tuple(chosen), wait=not chosen)
+            server_id = stack.enter_context(lease)
             if server_id is None:
                 break
             chosen.append(server_id)

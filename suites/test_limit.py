@@ -196,6 +196,7 @@ def refuse_on_full(
 
 # LIMIT-01, -02, -04, -05, -07: fill a server, refuse the sixth while in progress, delete frees a slot --
 @pytest.mark.requirement("LIMIT-01", "LIMIT-02", "LIMIT-04", "LIMIT-05", "LIMIT-07")
+@pytest.mark.servers(2)  # a second server for LIMIT-05
 def test_five_per_server_counting_unfinished_ones(api, servers, snapshots, asked, names, timing, check):
     """Fill a server to 5; a 6th create while they are in progress is refused (400); a delete frees a slot.
 

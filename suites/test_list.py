@@ -60,6 +60,7 @@ def test_list_answers_count_and_results(api, check):
 
 
 @pytest.mark.requirement("LIST-01", "LIST-02", "LIST-03", "LIST-04", "LIST-05", "CREATE-01")
+@pytest.mark.servers(2)
 def test_list_shows_all_servers_and_filters_by_server(api, check, servers, snapshots, names):
     """Snapshots on two servers: both in the plain list, each only in its own server's filtered list.
 

@@ -36,6 +36,10 @@ class ServerLocks:
         self._held[server_id] = (descriptor, 1)
         return True
 
+    def holding(self) -> int:
+        """How many servers this process holds, parked ones included."""
+        return len(self._held)
+
     def release(self, server_id: int) -> None:
         """Drop one hold; the last one lets other processes have the server."""
         if server_id not in self._held:

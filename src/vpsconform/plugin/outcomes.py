@@ -35,6 +35,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state = state_of(item.config)
     if state is None or not declared(item):
         return
+    state.budget.expect(max((m.args[0] for m in item.iter_markers("servers")), default=1))
     state.recent = []
     state.checker = Checker(state.catalog, item.nodeid, state.findings, state.recent)
     item.stash[ITEM_NOTES] = {
@@ -69,6 +70,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         state = state_of(item.config)
         if state is not None:
             state.locks.release_parked()
+            state.budget.release()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,11 @@ from vpsconform.client import ApiClient, TransportError, json_or_none, list_item
 from vpsconform.contract import SNAPSHOT_LIMIT
 from vpsconform.ledger import snapshot_id_of
 from vpsconform.observe import ObservationError, Timeline, server_status, watch_restore, watch_snapshot
+from vpsconform.plugin.budget import Grant
 from vpsconform.plugin.state import RunState
+
+#: Real seconds a scenario may hold a server for its own work (generated requests), whatever the time scale.
+OWN_WORK_SECONDS = 120.0
 
 
 class Snapshots:
@@ -173,29 +178,30 @@ class Servers:
 
     @contextmanager
     def lease(
-        self, room: int | tuple[int, ...] = 1, *, exclude: tuple[int, ...] = ()
+        self, room: int | tuple[int, ...] = 1, *, exclude: tuple[int, ...] = (), wait: bool = True
     ) -> Iterator[int | None]:
         """An idle server with ``room`` free slots, or None; servers are taken in turn and left idle.
 
         ``room`` may list acceptable amounts in order of preference, e.g. ``(5, 1)``: a server with all five
         slots free if there is one, else one with any room. While other workers hold servers that might do,
-        or the run's own deferred deletes hold the room, the lease waits for them (at most the longest
-        documented wait chain, the longest any scenario holds a server).
+        or the run's own deferred deletes hold the room, the lease waits for them (bounded); ``wait=False``
+        takes only what is free at once. Under ``--jobs`` a lease first claims its place in the run's server
+        budget (see plugin/budget.py), so scenarios holding servers never wait on each other.
         """
         wanted = (room,) if isinstance(room, int) else room
         self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
-        timing = self._state.timing
-        # Twice the longest chain: a lease inside another competes with fresh ones for the next free server.
-        until = time.monotonic() + 2 * timing.longest_chain
-        while True:
-            chosen, busy = self._choose(wanted, exclude)
-            deferred = self._state.pending_deletes()
-            if chosen is not None or not (busy or deferred) or time.monotonic() > until:
-                break
-            time.sleep(timing.poll_interval)
-            if deferred:  # the run's own refused deletes may be what holds the room: try them again
-                with contextlib.suppress(TransportError):
-                    self._state.sweeper().run(0.0, only=deferred)
+        until = time.monotonic() + self._patience()
+        chosen = None
+        if self._claim(until, wait):
+            while True:
+                chosen, busy = self._choose(wanted, exclude)
+                deferred = self._state.pending_deletes()
+                if chosen is not None or not (busy or deferred) or not wait or time.monotonic() > until:
+                    break
+                time.sleep(self._state.timing.poll_interval)
+                if deferred:  # the run's own refused deletes may be what holds the room: try them again
+                    with contextlib.suppress(TransportError):
+                        self._state.sweeper().run(0.0, only=deferred)
         if chosen is None:
             yield None
             return
@@ -203,7 +209,26 @@ class Servers:
             yield chosen
         finally:
             self.wait_idle(chosen)
-            self._locks.park(chosen)  # held until the test's snapshots are deleted at its teardown
+            self._locks.park(chosen)  # held until the test's teardown has deleted its snapshots
+
+    def _patience(self) -> float:
+        """How long a lease waits for other workers: any scenario's hold is at most the longest documented
+        chain (twice: a lease inside another competes with fresh ones), plus real seconds of its own work
+        (fuzzing) that no clock scale shortens."""
+        return 2 * self._state.timing.longest_chain + OWN_WORK_SECONDS
+
+    def _claim(self, until: float, wait: bool) -> bool:
+        """A place in the run's server budget for one more server than the test holds; False if none."""
+        budget = self._state.budget
+        if self._locks.holding() < budget.reserved:
+            return True
+        ask = budget.reserve if not self._locks.holding() else functools.partial(budget.grow, wait=wait)
+        while (grant := ask()) is Grant.WAIT:
+            if not wait or time.monotonic() > until:
+                budget.give_up()
+                return False
+            time.sleep(self._state.timing.poll_interval)
+        return grant is Grant.GRANTED
 
     def _choose(self, wanted: tuple[int, ...], exclude: tuple[int, ...]) -> tuple[int | None, bool]:
         """Hold the first server with the wanted room; (its id or None, whether other workers held some)."""

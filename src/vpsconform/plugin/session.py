@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "waits(minutes): the test's documented wait chain, so parallel runs start it first"
     )
+    config.addinivalue_line(
+        "markers", "servers(n): the most servers the test leases at once (1 unless marked), reserved first"
+    )
     if _preset(config) is not None and getattr(config.option, "numprocesses", None):
         _activate(config)
 

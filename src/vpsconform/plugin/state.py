@@ -21,6 +21,7 @@ from vpsconform.contract import ABSENT_ID
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
+from vpsconform.plugin.budget import ServerBudget
 from vpsconform.plugin.locks import ServerLocks
 from vpsconform.redaction import Redactor
 from vpsconform.verdicts import Checker, Finding, Findings, Verdict
@@ -99,6 +100,7 @@ class RunState:
         self.out_of_scope: dict[str, str] = {}
         self.deferred: list[Entry] = []  # snapshots whose delete the provider refused for now
         self.locks = ServerLocks(self.report_dir / ".leases")
+        self.budget = ServerBudget(self.report_dir / ".leases", len(config.server_ids), self.run_id)
         self.requests = 0
         self.result: RunResult | None = None
         self._clients: dict[str, ApiClient] = {}
