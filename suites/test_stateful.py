@@ -20,6 +20,7 @@ from schemathesis.generation.stateful import run_state_machine_as_test
 from vpsconform.client import TransportError
 from vpsconform.contract import SNAPSHOT_LIMIT
 from vpsconform.fuzzing import RESPONSE_CHECKS, load_schema, make_safe, operation_id, requirement_for, send
+from vpsconform.interlock import ReusedId
 from vpsconform.verdicts import Verdict
 
 
@@ -71,8 +72,8 @@ def test_generated_workflows(api, check, run_config, run_state, servers, names):
             totals["steps"] += 1
             try:
                 return Response.from_httpx(send(api, case), verify=True)
-            except TransportError:
-                reject()  # the answer was lost (our observation, not the target): discard the scenario
+            except (TransportError, ReusedId):
+                reject()  # the answer was lost, or an old id now names another's: discard the scenario
 
         def after_call(self, response, case):
             super().after_call(response, case)

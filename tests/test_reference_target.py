@@ -139,6 +139,7 @@ def test_options_reject_unknown_names_and_bad_scales() -> None:
         "delete-refused-in-progress",
         "servers-api-429",
         "flaky-network",
+        "reused-ids",
     }
     assert len(FAULTS) >= 40 and all(fault.breaks for fault in FAULTS.values())
     assert TargetOptions(variants=frozenset(VARIANTS)).variant("no-location")
@@ -896,6 +897,25 @@ def test_variant_servers_api_429(
     assert set(_server_calls(reference_client(start_reference_target()), 50)) == {200}
     with httpx.Client(base_url=start_reference_target(variants={"servers-api-429"}).url) as anonymous:
         assert {anonymous.get(f"/api/v1/servers/{WEB}/").status_code for _ in range(20)} == {401}
+
+
+def test_variant_reused_ids(start_reference_target: StartTarget, reference_client: ClientFactory) -> None:
+    target = start_reference_target(variants={"reused-ids"})
+    client = reference_client(target)
+    snapshot_id = created_id(client, WEB, "soon-gone")
+    assert client.delete(f"{SNAPSHOTS}{snapshot_id}/").status_code == 204
+    holder = [s for s in own(client) if s["id"] == snapshot_id]
+    assert [(s["server"]["id"], s["name"]) for s in holder] == [
+        (CUSTOMER_SERVER, f"customer-reused-{snapshot_id}")
+    ]
+    assert (
+        client.delete(f"{SNAPSHOTS}{snapshot_id}/").status_code == 204
+    )  # what a careless second delete hits
+    assert target.stats()["foreign_deletes"] == 1
+    foreign = reference_client(target, "foreign")
+    gone = created_id(foreign, target.account("foreign").server_ids[0], "no-customer-server")
+    assert foreign.delete(f"{SNAPSHOTS}{gone}/").status_code == 204
+    assert all(s["id"] != gone for s in own(client) + own(foreign))  # an account without one: no reuse
 
 
 def test_variant_flaky_network(

@@ -10,7 +10,7 @@ import pytest
 from vpsconform.cleanup import Sweeper, resume_cleanup
 from vpsconform.client import ApiClient, RateLimiter, retry_after
 from vpsconform.contract import ABSENT_ID, SNAPSHOTS
-from vpsconform.interlock import Interlock, UnsafeRequest, readings
+from vpsconform.interlock import Interlock, ReusedId, UnsafeRequest, readings
 from vpsconform.ledger import Ledger
 from vpsconform.observe import Timing
 from vpsconform.redaction import Redactor
@@ -38,6 +38,31 @@ HOSTILE = {
 @pytest.fixture
 def interlock() -> Interlock:
     return Interlock(lambda: {OWNED}, absent=(ABSENT_ID,), prefix=PREFIX)
+
+
+def test_a_deleted_id_given_to_another_snapshot_is_never_named_again() -> None:
+    asked: list[int] = []
+
+    def reused(snapshot_id: int) -> str | None:
+        asked.append(snapshot_id)
+        return "now names a customer's snapshot" if snapshot_id == OWNED else None
+
+    retired = {OWNED, OWNED + 1}
+    interlock = Interlock(
+        lambda: {OWNED, OWNED + 1, OWNED + 2},
+        absent=(),
+        prefix=PREFIX,
+        retired=lambda: retired,
+        reused=reused,
+    )
+    for method, path in (("DELETE", f"{SNAPSHOTS}{OWNED}/"), ("POST", f"{SNAPSHOTS}{OWNED}/restore/")):
+        with pytest.raises(ReusedId, match="now names a customer's snapshot"):
+            interlock.check(method, path, "", None)
+    interlock.check("DELETE", f"{SNAPSHOTS}{OWNED + 1}/", "", None)  # deleted, and nothing took its id
+    interlock.check("DELETE", f"{SNAPSHOTS}{OWNED + 2}/", "", None)  # alive: the run's own, no listing needed
+    interlock.check("GET", f"{SNAPSHOTS}{OWNED}/", "", None)  # reads touch nothing
+    assert asked == [OWNED, OWNED, OWNED + 1]
+    assert issubclass(ReusedId, UnsafeRequest)
 
 
 @pytest.mark.parametrize(("spelling", "value"), HOSTILE.items())

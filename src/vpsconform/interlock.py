@@ -27,6 +27,11 @@ class UnsafeRequest(RuntimeError):
     """A request the interlock refused: it could touch something this run did not create."""
 
 
+class ReusedId(UnsafeRequest):
+    """A snapshot id the run deleted now names something else (a provider may reuse ids), or could not be
+    shown not to: the request was refused, and what it was to observe stays unobserved."""
+
+
 def _decoded(text: str) -> str:
     """Percent-decoding applied until nothing changes (at most three times: doubled encodings)."""
     for _ in range(3):
@@ -62,11 +67,23 @@ class Interlock:
 
     ``owned`` returns the snapshot ids the run created (any account, alive or deleted); ``absent`` are ids
     the run established no account holds; ``prefix`` is the name every snapshot the run creates carries.
+    ``retired`` returns the owned ids the run has deleted, and ``reused(id)`` says what else now holds such
+    an id (None if nothing does); it is asked before every destructive request that names a retired id.
     """
 
-    def __init__(self, owned: Callable[[], Iterable[int]], *, absent: Iterable[int], prefix: str) -> None:
+    def __init__(
+        self,
+        owned: Callable[[], Iterable[int]],
+        *,
+        absent: Iterable[int],
+        prefix: str,
+        retired: Callable[[], Iterable[int]] = frozenset,
+        reused: Callable[[int], str | None] = lambda snapshot_id: None,
+    ) -> None:
         self._owned = owned
         self._absent = frozenset(absent)
+        self._retired = retired
+        self._reused = reused
         self.prefix = prefix
 
     def forget_absent(self) -> None:
@@ -98,12 +115,17 @@ class Interlock:
         segment, _, tail = rest.partition("/")
         if tail.lower() not in ("", "restore/", "restore"):
             raise UnsafeRequest(f"{method} {path}: not a documented snapshot path")
-        unsafe = sorted(v for v in readings(segment) if not self.allowed(v))
+        values = readings(segment)
+        unsafe = sorted(v for v in values if not self.allowed(v))
         if unsafe:
             raise UnsafeRequest(
                 f"{method} {path}: the id {segment!r} could denote snapshot(s) {unsafe[:3]} "
                 "that this run did not create"
             )
+        for value in sorted(values & set(self._retired())):
+            holder = self._reused(value)
+            if holder is not None:
+                raise ReusedId(f"{method} {path}: snapshot id {value}, which this run deleted, {holder}")
 
     def _check_collection(self, method: str, query: str, body: bytes | None) -> None:
         if method == "DELETE":

@@ -124,6 +124,11 @@ class Ledger:
         with self._lock:
             return {sid for owner, sid in self._entries if account in (None, owner)}
 
+    def retired(self) -> set[int]:
+        """Snapshot ids the run created and has since deleted (in any account)."""
+        with self._lock:
+            return {sid for (_, sid), e in self._entries.items() if not e.alive}
+
     def alive(self, account: str | None = None) -> list[Entry]:
         """Snapshots the run created and has not deleted yet."""
         with self._lock:

@@ -4,7 +4,7 @@ Each cell is a real `vpsconform run` in its own process against its own embedded
 parallel and cannot disturb one another. A fault is *killed* when the run is nonconformant, and
 *attributed* when the failed requirements include every requirement the fault declares it breaks. A variant
 (or the plain faithful target) is a *false alarm* unless its run is conformant; a chaos mode (lost
-connections) is one when its run is nonconformant, leaves snapshots behind or does not finish.
+connections, reused ids) is one when its run is nonconformant, leaves snapshots behind or does not finish.
 
 Whatever the verdict, every cell is also held to what the target counted (its stats file): no restore or
 delete may reach customer data the run was never given, and the report's `cleanup.left` must equal the

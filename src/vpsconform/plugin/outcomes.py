@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from vpsconform.client import TransportError
-from vpsconform.interlock import UnsafeRequest
+from vpsconform.interlock import ReusedId, UnsafeRequest
 from vpsconform.observe import ObservationError
 from vpsconform.plugin.parallel import PAYLOAD, finished_test
 from vpsconform.plugin.state import RunState, state_of
@@ -21,7 +21,8 @@ from vpsconform.verdicts import Checker, Finding, StopCheck, Verdict
 
 ITEM_NOTES = pytest.StashKey[dict[str, Any]]()
 #: Exceptions that mean our observation failed, not the target: the test's open requirements are inconclusive.
-UNOBSERVED = (TransportError, ObservationError, ProbeError)
+#: A reused id is one: the target may reuse ids, but the run may not send what would touch the new holder.
+UNOBSERVED = (TransportError, ObservationError, ProbeError, ReusedId)
 
 
 def declared(item: pytest.Item) -> list[str]:

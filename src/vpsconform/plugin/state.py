@@ -15,7 +15,15 @@ import pytest
 
 from vpsconform.catalog import Requirement, judged_by, load_requirements
 from vpsconform.cleanup import Sweeper
-from vpsconform.client import SNAPSHOTS, ApiClient, Exchange, RateLimiter, json_or_none, server_of
+from vpsconform.client import (
+    SNAPSHOTS,
+    ApiClient,
+    Exchange,
+    RateLimiter,
+    TransportError,
+    json_or_none,
+    server_of,
+)
 from vpsconform.config import RunConfig, default_report_dir
 from vpsconform.contract import ABSENT_ID
 from vpsconform.interlock import Interlock
@@ -92,7 +100,13 @@ class RunState:
         self.names = Names(f"vpsc-{self.run_id}-", tag=f"w{worker.removeprefix('gw')}" if worker else "")
         header = None if worker else self.ledger_header()
         self.ledger = Ledger(self.report_dir / "ledger.jsonl", header=header)
-        self.interlock = Interlock(lambda: self.ledger.ids(), absent=(ABSENT_ID,), prefix=self.names.prefix)
+        self.interlock = Interlock(
+            lambda: self.ledger.ids(),
+            absent=(ABSENT_ID,),
+            prefix=self.names.prefix,
+            retired=self.ledger.retired,
+            reused=self.reused,
+        )
         self.recent: list[Exchange] = []
         self.checker: Checker | None = None
         self.tests: list[dict[str, Any]] = []
@@ -104,6 +118,27 @@ class RunState:
         self.requests = 0
         self.result: RunResult | None = None
         self._clients: dict[str, ApiClient] = {}
+
+    def reused(self, snapshot_id: int) -> str | None:
+        """What now holds a snapshot id the run deleted, in the accounts the run can list (None: nothing).
+
+        A provider may hand a freed id to a new snapshot (SQLite without AUTOINCREMENT does); a second
+        delete or a restore of the old id would then hit it. An unreadable list cannot show it is free.
+        """
+        accounts = ["main"] + (["foreign"] if self.config.foreign_token else [])
+        for account in accounts:
+            try:
+                _, items = self.client(account).list_all()
+            except TransportError as exc:
+                return f"could not be checked for reuse: listing the {account} account failed ({exc})"
+            if items is None:
+                return f"could not be checked for reuse: the {account} account's list was unreadable"
+            for item in items:
+                name = item.get("name")
+                mine = isinstance(name, str) and name.startswith(self.interlock.prefix)
+                if snapshot_id_of(item.get("id")) == snapshot_id and not mine:
+                    return f"now names a snapshot this run did not create (named {str(name)[:40]!r})"
+        return None
 
     def ledger_header(self) -> dict[str, Any]:
         """What `vpsconform cleanup` needs to finish this run's cleanup later (never a token)."""

@@ -50,25 +50,29 @@ class Store:
         self._next_id = FIRST_SNAPSHOT_ID
         # Restores and deletes whose lookup landed on a snapshot not created through the API (customer data).
         self._foreign = {"restores": 0, "deletes": 0}
-        self._seed_customer_snapshots()
+        for seeded in CUSTOMER_SNAPSHOTS:  # pre-existing customer data, completed long before the start
+            self._customer_snapshot(seeded.id, self._servers[seeded.server_id], seeded.name)
 
-    def _seed_customer_snapshots(self) -> None:
-        """Put the pre-existing customer snapshots on their servers, completed long before the start."""
-        now, wall = self.clock.now(), self.clock.wall()
-        for seeded in CUSTOMER_SNAPSHOTS:
-            server = self._servers[seeded.server_id]
-            self._snapshots[seeded.id] = SnapshotRow(
-                id=seeded.id,
-                server=server,
-                name=seeded.name,
-                description="customer data",
-                marker=f"customer-{seeded.id}",
-                created_wall=wall - timedelta(days=30),
-                ready_at=now,
-                ready_after=timedelta(minutes=5),
-                size_mb=lifecycle.snapshot_size_mb(server.disk_gb, seeded.id),
-                by_api=False,
-            )
+    def _customer_snapshot(self, snapshot_id: int, server: ServerRow, name: str) -> None:
+        """A completed snapshot that was never created through the API: customer data no run may touch."""
+        self._snapshots[snapshot_id] = SnapshotRow(
+            id=snapshot_id,
+            server=server,
+            name=name,
+            description="customer data",
+            marker=f"customer-{snapshot_id}",
+            created_wall=self.clock.wall() - timedelta(days=30),
+            ready_at=self.clock.now(),
+            ready_after=timedelta(minutes=5),
+            size_mb=lifecycle.snapshot_size_mb(server.disk_gb, snapshot_id),
+            by_api=False,
+        )
+
+    def _reuse_id(self, row: SnapshotRow) -> None:
+        """The reused-ids variant: the account's customer takes the freed id for a new snapshot at once."""
+        owner = next(a for a in self._accounts if a.name == row.server.account)
+        for server_id in owner.customer_server_ids[:1]:
+            self._customer_snapshot(row.id, self._servers[server_id], f"customer-reused-{row.id}")
 
     def stats(self) -> dict[str, Any]:
         """What the run did to data it was never given, and how many API-created snapshots are still held."""
@@ -243,6 +247,8 @@ class Store:
             for row in doomed:
                 del self._snapshots[row.id]
                 self._deleted[row.id] = (row, now)
+                if self.options.variant("reused-ids"):
+                    self._reuse_id(row)
                 if self.options.fault("limit-delete-frees-late") and row.server.full_flag:
                     # the delete does not clear the cached flag; it schedules a recount a minute later
                     row.server.recount_at = min(row.server.recount_at, now + self.clock.seconds(1))

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 class Variant:
     """A named, documented-compatible behaviour switch the suite must accept.
 
-    A chaos variant makes observations fail (connections lost): the suite may then be unable to judge some
-    requirements, but must never call the target nonconformant for it, and must still clean up.
+    A chaos variant takes away what some observations need (connections lost, a deleted id given to a
+    customer's snapshot): the suite may then be unable to judge some requirements, but must never call the
+    target nonconformant for it, must never touch what the run did not create, and must still clean up.
     """
 
     name: str
@@ -31,6 +32,11 @@ VARIANTS: dict[str, Variant] = {
         Variant("numeric-strings", 'numeric strings ("12345") are accepted for server_id in a create'),
         Variant("no-location", "the 201 answer to a create has no Location header"),
         Variant("delete-refused-in-progress", "deleting a snapshot still in progress is refused (400)"),
+        Variant(
+            "reused-ids",
+            "a deleted snapshot's id is at once given to a new snapshot on the account's customer server",
+            chaos=True,
+        ),
         Variant(
             "servers-api-429",
             "the servers API throttles about a fifth of its calls: 429 with Retry-After (1 s, time-scaled)",
