@@ -12,7 +12,7 @@ from vpsconform.catalog import load_requirements
 from vpsconform.client import ApiClient, RateLimiter
 from vpsconform.probes import ProbeError, Probes
 from vpsconform.redaction import Redactor
-from vpsconform.reports import run_verdict
+from vpsconform.reporting import run_verdict
 from vpsconform.verdicts import Checker, Findings, Verdict, aggregate, status_matches
 
 CATALOG = load_requirements()

@@ -16,7 +16,7 @@ CATALOG_ID = re.compile(r"\b[A-Z]+-\d{2}\b")
 
 def test_a_run_against_a_real_target_never_imports_the_reference_target() -> None:
     code = (
-        "import sys, vpsconform.cli, vpsconform.plugin, vpsconform.runner, vpsconform.reports, "
+        "import sys, vpsconform.cli, vpsconform.plugin, vpsconform.runner, vpsconform.reporting, "
         "vpsconform.cleanup, vpsconform.fuzzing, vpsconform.strength; "
         "print(sorted(m for m in sys.modules if m.startswith(('vpsconform.reference', 'vpsconform.selftest', "
         "'vpsconform.embedded'))))"

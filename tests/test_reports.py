@@ -13,11 +13,11 @@ import pytest
 from vpsconform.catalog import load_requirements
 from vpsconform.client import Exchange
 from vpsconform.redaction import Redactor
-from vpsconform.reports import build_report, run_verdict, write_all
-from vpsconform.reports.render import render_html, render_summary, timing_chart
+from vpsconform.reporting import build_report, run_verdict, write_all
+from vpsconform.reporting.render import render_html, render_summary, timing_chart
 from vpsconform.verdicts import Finding, RequirementResult, Verdict
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reports"
+FIXTURES = Path(__file__).parent / "fixtures" / "report_samples"
 FAKE_TOKEN = "vpsc-fake-token-7f3a9c1e"
 REDACTOR = Redactor({FAKE_TOKEN: "VPSCONFORM_TOKEN"})
 CATALOG = load_requirements()

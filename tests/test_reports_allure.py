@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from vpsconform.reports.allure import write_environment
+from vpsconform.reporting.allure import write_environment
 
 FAKE_TOKEN = "vpsc-fake-token-7f3a9c1e"
 ALLURE_CACHE = Path(os.environ.get("VPSCONFORM_ALLURE_CACHE", Path.home() / ".cache" / "vpsconform-allure"))
@@ -24,7 +24,7 @@ import pytest
 from vpsconform.catalog import load_requirements
 from vpsconform.client import Exchange
 from vpsconform.redaction import Redactor
-from vpsconform.reports.allure import attach_findings, label_test
+from vpsconform.reporting.allure import attach_findings, label_test
 from vpsconform.verdicts import Finding, Verdict
 
 CATALOG = load_requirements()

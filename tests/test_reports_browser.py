@@ -21,9 +21,9 @@ import pytest
 
 from vpsconform.catalog import load_requirements
 from vpsconform.redaction import Redactor
-from vpsconform.reports import write_all
+from vpsconform.reporting import write_all
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reports"
+FIXTURES = Path(__file__).parent / "fixtures" / "report_samples"
 CHROMIUM = os.environ.get("VPSCONFORM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = (
     "--headless",

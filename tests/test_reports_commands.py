@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from vpsconform.reports.commands import compare_command, report_command
+from vpsconform.reporting.commands import compare_command, report_command
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reports"
+FIXTURES = Path(__file__).parent / "fixtures" / "report_samples"
 
 
 def stored(tmp_path: Path, name: str, report: dict[str, Any]) -> Path:

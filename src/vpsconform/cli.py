@@ -23,7 +23,7 @@ from vpsconform import __version__
 from vpsconform.cleanup import resume_cleanup
 from vpsconform.config import PROFILES, ConfigError, build_config, default_report_dir, target_configured
 from vpsconform.options import reproduce_command, run_options
-from vpsconform.reports.commands import compare_command, report_command
+from vpsconform.reporting.commands import compare_command, report_command
 from vpsconform.runner import EXIT_ERROR, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, Stop, execute, preflight
 
 

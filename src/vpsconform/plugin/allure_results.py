@@ -14,7 +14,7 @@ import pytest
 
 from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.state import state_of
-from vpsconform.reports.allure import attach_findings, label_test, write_environment
+from vpsconform.reporting.allure import attach_findings, label_test, write_environment
 
 
 def _alluredir(config: pytest.Config) -> str | None:

@@ -25,7 +25,7 @@ from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
 from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
 from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, state_of
-from vpsconform.reports import build_report, write_all
+from vpsconform.reporting import build_report, write_all
 from vpsconform.verdicts import Verdict, aggregate
 
 LEFT_BEFORE = pytest.StashKey[dict[str, list[str]]]()

@@ -16,8 +16,8 @@ import pytest
 
 from vpsconform.catalog import Requirement
 from vpsconform.redaction import Redactor
-from vpsconform.reports.model import area_of
-from vpsconform.reports.render import request_text, response_text
+from vpsconform.reporting.model import area_of
+from vpsconform.reporting.render import request_text, response_text
 from vpsconform.verdicts import Finding
 
 EPIC = "VPS.org Snapshots API"

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from vpsconform.reports.model import VERDICTS, WINDOWS, area_of
+from vpsconform.reporting.model import VERDICTS, WINDOWS, area_of
 
 #: What each run verdict means, in one sentence, for the header of every rendering.
 MEANINGS = {
@@ -93,7 +93,7 @@ def _code_spans(text: str) -> Markup:
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of all renderings: HTML autoescaped; absent optional keys render empty."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("vpsconform.reports", "templates"),
+        loader=jinja2.PackageLoader("vpsconform.reporting", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,

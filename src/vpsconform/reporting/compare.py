@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vpsconform.reports.files import load_report
-from vpsconform.reports.render import environment
+from vpsconform.reporting.files import load_report
+from vpsconform.reporting.render import environment
 
 #: The keys a report needs to be compared (older reports without a scope section still compare).
 COMPARE_KEYS = ("verdict", "requirements", "target", "started_at")

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from vpsconform.redaction import Redactor
-from vpsconform.reports.junit import junit_xml
-from vpsconform.reports.render import render_html, render_summary
+from vpsconform.reporting.junit import junit_xml
+from vpsconform.reporting.render import render_html, render_summary
 
 #: The report files a run writes, and the required keys of a report.json that can be rendered.
 REPORT_JSON, JUNIT_XML, REPORT_HTML, SUMMARY_MD = "report.json", "junit.xml", "report.html", "summary.md"
