@@ -125,10 +125,9 @@ class RunState:
         A provider may hand a freed id to a new snapshot (SQLite without AUTOINCREMENT does); a second
         delete or a restore of the old id would then hit it. An unreadable list cannot show it is free.
         """
-        accounts = ["main"] + (["foreign"] if self.config.foreign_token else [])
-        for account in accounts:
+        for account, client in self.clients_by_account().items():
             try:
-                _, items = self.client(account).list_all()
+                _, items = client.list_all()
             except TransportError as exc:
                 return f"could not be checked for reuse: listing the {account} account failed ({exc})"
             if items is None:
@@ -240,7 +239,7 @@ class RunState:
         )
 
     def clients_by_account(self) -> dict[str, ApiClient]:
-        """The clients of the accounts that own servers (for cleanup)."""
+        """The clients of the accounts that own servers (for cleanup and the check for reused ids)."""
         accounts = ["main", "foreign"] if self.config.has_foreign_account else ["main"]
         return {account: self.client(account) for account in accounts}
 
