@@ -40,6 +40,25 @@ def _wait_for_snapshots(target: RunningTarget, run: subprocess.Popen[str]) -> No
         time.sleep(0.05)
 
 
+def _kill_while_holding_snapshots(target: RunningTarget, run: subprocess.Popen[str]) -> None:
+    """Kill the run at a moment it holds snapshots on the target.
+
+    The run deletes what it creates within moments, so a kill aimed at "holds some now" can land after the
+    last of them was deleted. Freezing the run first (SIGSTOP) lets its in-flight requests settle; only
+    if it still holds snapshots is it killed, otherwise it is resumed and the wait repeats.
+    """
+    for _ in range(20):
+        _wait_for_snapshots(target, run)
+        run.send_signal(signal.SIGSTOP)
+        time.sleep(0.3)
+        if target.stats()["held_by_api"] > 0:
+            run.kill()
+            run.communicate(timeout=30)
+            return
+        run.send_signal(signal.SIGCONT)
+    pytest.fail("the run never held a snapshot at the moment it was frozen")
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_run_cleans_up_and_reports(start_reference_target, tmp_path, sig, code) -> None:
     target = start_reference_target(time_scale=0.02)
@@ -60,9 +79,7 @@ def test_interrupted_run_cleans_up_and_reports(start_reference_target, tmp_path,
 def test_killed_run_is_finished_by_cleanup(start_reference_target, tmp_path) -> None:
     target = start_reference_target(time_scale=0.02)
     run = _start_run(target, tmp_path)
-    _wait_for_snapshots(target, run)
-    run.kill()
-    run.communicate(timeout=30)
+    _kill_while_holding_snapshots(target, run)
     assert target.stats()["held_by_api"] > 0
     env = os.environ | {
         "VPSCONFORM_TOKEN": target.account("main").token,
