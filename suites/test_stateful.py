@@ -19,8 +19,15 @@ from schemathesis.generation.stateful import run_state_machine_as_test
 
 from vpsconform.client import TransportError
 from vpsconform.contract import SNAPSHOT_LIMIT
-from vpsconform.fuzzing import RESPONSE_CHECKS, load_schema, make_safe, operation_id, requirement_for, send
-from vpsconform.interlock import ReusedId
+from vpsconform.fuzzing import (
+    RESPONSE_CHECKS,
+    UNDELIVERED,
+    load_schema,
+    make_safe,
+    operation_id,
+    requirement_for,
+    send,
+)
 from vpsconform.verdicts import Verdict
 
 
@@ -72,7 +79,7 @@ def test_generated_workflows(api, check, run_config, run_state, servers, names):
             totals["steps"] += 1
             try:
                 return Response.from_httpx(send(api, case), verify=True)
-            except (TransportError, ReusedId):
+            except UNDELIVERED:
                 reject()  # the answer was lost, or an old id now names another's: discard the scenario
 
         def after_call(self, response, case):

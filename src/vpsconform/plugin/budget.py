@@ -52,12 +52,8 @@ class ServerBudget:
                 entries[self._me] = {"reserved": 0, "ticket": table["next"], "state": "queued"}
                 table["next"] += 1
             mine = entries[self._me]
-            earlier = any(
-                e["state"] == "queued" and e["ticket"] < mine["ticket"]
-                for pid, e in entries.items()
-                if pid != self._me
-            )
-            growing = any(e["state"] == "growing" for pid, e in entries.items() if pid != self._me)
+            earlier = any(e["ticket"] < mine["ticket"] for e in self._others(entries, "queued"))
+            growing = self._others(entries, "growing")
             if earlier or growing or self._taken(entries) + self.need > self._total:
                 return Grant.WAIT
             mine.update(reserved=self.need, state="admitted")
@@ -75,7 +71,7 @@ class ServerBudget:
                 mine.update(reserved=mine["reserved"] + 1, state="admitted")
                 self.reserved = mine["reserved"]
                 return Grant.GRANTED
-            if not wait or any(e["state"] == "growing" for pid, e in entries.items() if pid != self._me):
+            if not wait or self._others(entries, "growing"):
                 mine["state"] = "admitted"
                 return Grant.REFUSED
             mine["state"] = "growing"
@@ -98,6 +94,10 @@ class ServerBudget:
         self._listed = False
         with self._table() as table:
             table["entries"].pop(self._me, None)
+
+    def _others(self, entries: dict[str, dict[str, Any]], state: str) -> list[dict[str, Any]]:
+        """The other workers' entries in ``state`` (queued, admitted or growing)."""
+        return [e for pid, e in entries.items() if pid != self._me and e["state"] == state]
 
     def _taken(self, entries: dict[str, dict[str, Any]]) -> int:
         """Servers reserved by admitted scenarios, this process's own included."""

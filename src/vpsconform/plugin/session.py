@@ -24,7 +24,7 @@ from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_
 from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
 from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
-from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, state_of
+from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, listed_with_id, state_of
 from vpsconform.reporting import build_report, write_all
 from vpsconform.verdicts import Verdict, aggregate
 
@@ -125,10 +125,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     musts = sum(r.level in ("MUST", "SHOULD") for r in state.catalog.values())
     state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
-    for account in state.clients_by_account():
+    for client in state.clients_by_account().values():
         with contextlib.suppress(TransportError):
-            _, items = state.client(account).list_all()
-            if items is not None and any(item.get("id") in (ABSENT_ID, str(ABSENT_ID)) for item in items):
+            if listed_with_id(client, ABSENT_ID):
                 state.interlock.forget_absent()
                 state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
 

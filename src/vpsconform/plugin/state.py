@@ -72,6 +72,14 @@ class Names:
         return f"{self.prefix}{label}-{self._tag}{next(self._counter)}"
 
 
+def listed_with_id(client: ApiClient, snapshot_id: int) -> list[dict[str, Any]] | None:
+    """The items of the account's whole list that carry ``snapshot_id`` (None: the list was unreadable)."""
+    _, items = client.list_all()
+    if items is None:
+        return None
+    return [item for item in items if snapshot_id_of(item.get("id")) == snapshot_id]
+
+
 class RunState:
     """Everything one conformance session shares; the one place clients are made, so all share one door."""
 
@@ -127,15 +135,14 @@ class RunState:
         """
         for account, client in self.clients_by_account().items():
             try:
-                _, items = client.list_all()
+                found = listed_with_id(client, snapshot_id)
             except TransportError as exc:
                 return f"could not be checked for reuse: listing the {account} account failed ({exc})"
-            if items is None:
+            if found is None:
                 return f"could not be checked for reuse: the {account} account's list was unreadable"
-            for item in items:
+            for item in found:
                 name = item.get("name")
-                mine = isinstance(name, str) and name.startswith(self.interlock.prefix)
-                if snapshot_id_of(item.get("id")) == snapshot_id and not mine:
+                if not (isinstance(name, str) and name.startswith(self.interlock.prefix)):
                     return f"now names a snapshot this run did not create (named {str(name)[:40]!r})"
         return None
 
