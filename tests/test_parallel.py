@@ -51,6 +51,24 @@ def test_parallel_run_is_conformant_and_reports_once(start_reference_target, tmp
     assert main.token not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
+def test_parallel_workers_share_one_rate_cap(start_reference_target, tmp_path) -> None:
+    """Two workers under --max-rps 20, with LIMIT-06's burst of concurrent creates: the target never sees
+    more than 20 requests in a second (each worker at the full cap, or an unpaid burst, would show ~32)."""
+    target = start_reference_target(time_scale=0.005)
+    main, foreign = target.account("main"), target.account("foreign")
+    env = os.environ | {"VPSCONFORM_TOKEN": main.token, "VPSCONFORM_FOREIGN_TOKEN": foreign.token}
+    args = [sys.executable, "-m", "vpsconform", "run", "--target", target.url, "--time-scale", "0.005"]
+    args += [w for sid in main.server_ids[:2] for w in ("--server-id", str(sid))]
+    args += ["--foreign-server-id", str(foreign.server_ids[0]), "--profile", "smoke", "--max-rps", "20"]
+    args += ["--seed", "3", "--jobs", "2", "--report-dir", str(tmp_path)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "conformant", done.stdout[-3000:]
+    assert {r["id"]: r["verdict"] for r in report["requirements"]}["LIMIT-06"] == "pass"  # the burst went out
+    assert 0 < target.stats()["busiest_second"] <= 20
+
+
 def test_longest_first_deals_one_long_test_to_each_worker() -> None:
     class Node:
         def __init__(self, name: str) -> None:

@@ -806,6 +806,7 @@ def test_the_main_account_holds_customer_data_no_run_is_given(
         "throttled": 0,
         "dropped_before": 0,
         "dropped_after": 0,
+        "busiest_second": 1,
     }
 
 
@@ -915,6 +916,17 @@ def test_variant_reused_ids(start_reference_target: StartTarget, reference_clien
     gone = created_id(foreign, target.account("foreign").server_ids[0], "no-customer-server")
     assert foreign.delete(f"{SNAPSHOTS}{gone}/").status_code == 204
     assert all(s["id"] != gone for s in own(client) + own(foreign))  # an account without one: no reuse
+
+
+def test_the_target_meters_its_busiest_second(
+    start_reference_target: StartTarget, reference_client: ClientFactory
+) -> None:
+    target = start_reference_target()
+    client = reference_client(target)
+    for _ in range(5):
+        assert client.get(SNAPSHOTS).status_code == 200
+    client.get("/_probe/stats")  # the control plane is not the run's traffic
+    assert target.stats()["busiest_second"] == 5
 
 
 def test_variant_flaky_network(

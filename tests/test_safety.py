@@ -8,11 +8,12 @@ import httpx
 import pytest
 
 from vpsconform.cleanup import Sweeper, resume_cleanup
-from vpsconform.client import ApiClient, RateLimiter, retry_after
+from vpsconform.client import ApiClient, retry_after
 from vpsconform.contract import ABSENT_ID, SNAPSHOTS
 from vpsconform.interlock import Interlock, ReusedId, UnsafeRequest, readings
 from vpsconform.ledger import Ledger
 from vpsconform.observe import Timing
+from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
 PREFIX = "vpsc-test-"

@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 
-from vpsconform.client import ApiClient, Exchange, RateLimiter, TransportError, json_or_none
+from vpsconform.client import ApiClient, Exchange, TransportError, json_or_none
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
+from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
 

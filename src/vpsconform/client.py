@@ -10,10 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,9 +20,10 @@ import httpx
 
 from vpsconform.contract import SERVERS, SNAPSHOTS
 from vpsconform.interlock import Interlock
+from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
-__all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange", "RateLimiter", "TransportError"]
+__all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange", "TransportError"]
 _BODY_LIMIT = 4000
 _UNSET: Any = object()
 #: How many list pages ``list_all`` reads at most.
@@ -104,36 +103,6 @@ class Exchange:
         """``POST /api/v1/snapshots/ -> 201`` for messages."""
         path = httpx.URL(self.url).raw_path.decode("ascii", "replace")
         return f"{self.method} {path} -> {self.status}"
-
-
-class RateLimiter:
-    """Spaces requests at least ``1 / max_rps`` seconds apart across threads; 0 means no limit."""
-
-    def __init__(self, max_rps: float) -> None:
-        self._interval = 1.0 / max_rps if max_rps > 0 else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-        self._paused = threading.local()
-
-    def wait(self) -> None:
-        """Block until the next request may go out."""
-        if not self._interval or getattr(self._paused, "on", False):
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self._interval
-        if start > now:
-            time.sleep(start - now)
-
-    @contextmanager
-    def burst(self) -> Iterator[None]:
-        """Let the current thread's requests go out together (a bounded, deliberate burst)."""
-        self._paused.on = True
-        try:
-            yield
-        finally:
-            self._paused.on = False
 
 
 Observer = Callable[[Exchange, httpx.Response | None], None]

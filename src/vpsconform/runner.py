@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vpsconform.client import ApiClient, RateLimiter, TransportError
+from vpsconform.client import ApiClient, TransportError
 from vpsconform.config import RunConfig
 from vpsconform.paths import SUITES_DIR
 from vpsconform.plugin import Preset
 from vpsconform.probes import ProbeError, Probes
+from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
 EXIT_OK, EXIT_NONCONFORMANT, EXIT_USAGE, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3, 4

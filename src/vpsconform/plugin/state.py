@@ -19,7 +19,6 @@ from vpsconform.client import (
     SNAPSHOTS,
     ApiClient,
     Exchange,
-    RateLimiter,
     TransportError,
     json_or_none,
     server_of,
@@ -31,6 +30,7 @@ from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
 from vpsconform.plugin.budget import ServerBudget
 from vpsconform.plugin.locks import ServerLocks
+from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 from vpsconform.verdicts import Checker, Finding, Findings, Verdict
 
@@ -100,7 +100,9 @@ class RunState:
         self.findings = Findings()
         self.redactor = Redactor(config.secrets)
         self.report_dir = config.report_dir or default_report_dir()
-        self.limiter = RateLimiter(config.max_rps / config.jobs if worker else config.max_rps)
+        # Parallel workers share one slot table, so the cap is the run's whatever the number of workers.
+        shared = self.report_dir / ".leases" / "rate" if worker else None
+        self.limiter = RateLimiter(config.max_rps, shared=shared)
         self.timing = Timing(config.time_scale, config.timing_tolerance)
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.started = time.monotonic()

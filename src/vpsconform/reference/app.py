@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vpsconform.reference import serialize
 from vpsconform.reference.auth import authenticate, session_only
-from vpsconform.reference.chaos import Chaos, FlakyNetwork
+from vpsconform.reference.chaos import Chaos, Network
 from vpsconform.reference.errors import (
     ApiError,
     error_body,
@@ -325,4 +325,4 @@ def create_app(store: Store, chaos: Chaos) -> ASGIApp:
         return JSONResponse(error_body("server_error", "Internal server error.", store.options), 500)
 
     app = Starlette(routes=routes, exception_handlers={Exception: server_error})
-    return FlakyNetwork(app, chaos) if store.options.variant("flaky-network") else app
+    return Network(app, chaos)

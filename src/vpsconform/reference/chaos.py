@@ -1,4 +1,5 @@
-"""Observation failures of a faithful target: a throttled servers API and a network that drops answers.
+"""The network side of a faithful target: a throttled servers API, a network that drops answers, and a meter
+of the request rate a run puts on it (its busiest second, to hold a run to its rate cap).
 
 Both are seeded, so a run meets the same sequence of refusals and drops each time (given the same order of
 requests), and bounded: the same server is never refused twice in a row and no two drops are consecutive,
@@ -10,6 +11,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
+from collections import deque
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,7 +60,17 @@ class Chaos:
         self._drop_rng = random.Random(seed + 1)
         self._throttled_last: set[str] = set()
         self._dropped_last = False
-        self._counts = {"throttled": 0, "dropped_before": 0, "dropped_after": 0}
+        self._counts = {"throttled": 0, "dropped_before": 0, "dropped_after": 0, "busiest_second": 0}
+        self._arrivals: deque[float] = deque()
+
+    def arrived(self) -> None:
+        """Count an API request; the busiest second is the most requests that arrived within one second."""
+        now = time.monotonic()
+        with self._lock:
+            self._arrivals.append(now)
+            while self._arrivals[0] <= now - 1.0:
+                self._arrivals.popleft()
+            self._counts["busiest_second"] = max(self._counts["busiest_second"], len(self._arrivals))
 
     def throttle(self, server: str) -> None:
         """Raise a 429 with Retry-After for some calls of the servers API (servers-api-429 only)."""
@@ -81,6 +94,8 @@ class Chaos:
 
     def drop(self) -> str | None:
         """Whether this request loses its connection: "before" or "after" the target acts, or None."""
+        if not self.options.variant("flaky-network"):
+            return None
         with self._lock:
             if self._dropped_last:
                 self._dropped_last = False
@@ -94,13 +109,14 @@ class Chaos:
             return fate
 
     def stats(self) -> dict[str, Any]:
-        """How many calls were throttled and how many answers were dropped, before and after acting."""
+        """Calls throttled, answers dropped before and after acting, and the busiest second's requests."""
         with self._lock:
             return dict(self._counts)
 
 
-class FlakyNetwork:
-    """ASGI wrapper losing the connection of a few API requests (never the data plane or the control plane).
+class Network:
+    """ASGI wrapper metering every API request and, in the flaky-network variant, losing the connection of a
+    few (never the data plane or the control plane).
 
     A drop sends the start of a 200 answer announcing a body, then raises: uvicorn closes the connection and
     the client sees an incomplete answer (a transport error), never a status it could judge.
@@ -114,6 +130,8 @@ class FlakyNetwork:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request, or drop it before or after the app acted."""
         eligible = scope["type"] == "http" and scope["path"].startswith("/api/") and scope["method"] != "HEAD"
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            self.chaos.arrived()
         fate = self.chaos.drop() if eligible else None
         if fate is None:
             await self.app(scope, receive, send)
