@@ -8,24 +8,23 @@ unfiltered list (items of that server), so a broken filter cannot hide a snapsho
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from _helpers import remove
+from _limit import create, describe, fill, full_requirement, holdings, refuse_on_full
 
-from vpsconform.client import ApiClient, TransportError, json_or_none, server_of
+from vpsconform.client import ApiClient, TransportError, json_or_none
 from vpsconform.contract import SNAPSHOT_LIMIT
 from vpsconform.observe import ObservationError
 from vpsconform.verdicts import StopCheck
 
 BURST_SIZE = 12  # concurrent creates released together on one server: 5 may succeed, 7 must be refused
-RETRIES_ON_429 = 3
 
 
-# Helpers --
+# What a test asked for, and what it leaves --
 @pytest.fixture
 def asked(api: ApiClient, snapshots: Any, timing: Any) -> Iterator[dict[int, set[str]]]:
     """The names this test sent in creates, by server. At teardown (before the ``snapshots`` cleanup), any
@@ -38,160 +37,6 @@ def asked(api: ApiClient, snapshots: Any, timing: Any) -> Iterator[dict[int, set
         for item in holdings(api, server_id) or []:
             if item.get("name") in names_sent and str(item.get("id")) not in known:
                 remove(api, item.get("id"), timing)
-
-
-def create(
-    snapshots: Any, server_id: int, name: str, timing: Any, asked: dict[int, set[str]]
-) -> tuple[httpx.Response, dict | None]:
-    """``snapshots.create``, retried a few times, politely, while the target answers 429 Too Many Requests
-    (rate limiting says nothing about the snapshot limit)."""
-    asked.setdefault(server_id, set()).add(name)
-    for _ in range(RETRIES_ON_429):
-        response, body = snapshots.create(server_id, name=name)
-        if response.status_code != 429:
-            break
-        try:
-            pause = float(response.headers.get("Retry-After", ""))
-        except ValueError:
-            pause = timing.poll_interval
-        time.sleep(min(max(pause, timing.poll_interval), 60.0))
-    return response, body
-
-
-def same_id(a: Any, b: Any) -> bool:
-    """Ids compared as the API might render them (an integer, or its decimal string)."""
-    return not isinstance(a, bool) and a is not None and str(a) == str(b)
-
-
-def holdings(api: ApiClient, server_id: int) -> list[dict[str, Any]] | None:
-    """Every snapshot the account's lists show on one server (None when neither list can be read).
-
-    The server filter is read first, then the unfiltered list; an item keeps its first observation, so an item
-    seen ``in_progress`` was in progress when the lists were requested.
-    """
-    seen: dict[Any, dict[str, Any]] = {}
-    readable = False
-    for scope in (server_id, None):
-        _, items = api.list_all(scope)
-        if items is None:
-            continue
-        readable = True
-        for item in items:
-            if same_id(server_of(item), server_id):
-                key = (
-                    item.get("id")
-                    if item.get("id") is not None
-                    else (item.get("name"), item.get("created_at"))
-                )
-                seen.setdefault(key, item)
-    return list(seen.values()) if readable else None
-
-
-def describe(items: list[dict[str, Any]]) -> str:
-    """``5 snapshots (5 in_progress)`` for messages."""
-    states: dict[str, int] = {}
-    for item in items:
-        states[str(item.get("status"))] = states.get(str(item.get("status")), 0) + 1
-    return f"{len(items)} snapshot(s) ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))})"
-
-
-def refreshed(before: list[dict[str, Any]], after: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The snapshots of ``before`` in the state ``after`` shows (what a create found on the server)."""
-    latest = {str(item.get("id")): item for item in after or []}
-    return [latest.get(str(item.get("id")), item) for item in before]
-
-
-def full_requirement(items: list[dict[str, Any]]) -> str:
-    """Which facet of the every-state limit a create on this full server exercises.
-
-    All completed: LIMIT-03. Otherwise at least one snapshot is still unfinished, so reaching five requires
-    counting unfinished snapshots: LIMIT-02 (the message names the exact mix).
-    """
-    return "LIMIT-03" if items and all(item.get("status") == "completed" for item in items) else "LIMIT-02"
-
-
-def refused_create_created_nothing(
-    check: Any,
-    api: ApiClient,
-    server_id: int,
-    before: list[dict[str, Any]],
-    refused_name: str,
-    what: str,
-    timing: Any,
-) -> list[dict[str, Any]] | None:
-    """LIMIT-07 after a refused create: nothing new on the server, nothing with the refused name, all kept."""
-    after = holdings(api, server_id)
-    if after is None:
-        check.inconclusive("LIMIT-07", f"{what}: the list could not be read to see what the refusal left")
-        return None
-    before_ids = {str(item.get("id")) for item in before}
-    after_ids = {str(item.get("id")) for item in after}
-    appeared = sorted(after_ids - before_ids)
-    vanished = sorted(before_ids - after_ids)
-    named = [item.get("id") for item in after if item.get("name") == refused_name]
-    check.that(
-        "LIMIT-07",
-        not appeared and not named and not vanished and len(after) == len(before),
-        f"{what}: before it the server held {len(before)}, afterwards {describe(after)}; new ids {appeared}, "
-        f"ids gone {vanished}, items named {refused_name!r}: {named}",
-    )
-    # Created by this run's refused request: ours to clean up, and unknown to the registry.
-    for snapshot_id in named:
-        remove(api, snapshot_id, timing)
-    return after
-
-
-def after_refusal(
-    check: Any,
-    api: ApiClient,
-    server_id: int,
-    before: list[dict[str, Any]],
-    refused_name: str,
-    response: httpx.Response,
-    extra: dict[str, Any] | None,
-    timing: Any,
-) -> None:
-    """After a create beyond the limit: take a wrongly accepted one back out, or judge what a refusal left."""
-    if extra is not None:
-        remove(api, extra["id"], timing)  # wrongly accepted: take it back out so the server holds 5 again
-    elif 400 <= response.status_code < 500:
-        what = f"create refused with {response.status_code}"
-        refused_create_created_nothing(check, api, server_id, before, refused_name, what, timing)
-
-
-def fill(snapshots, server_id: int, names, timing, asked, check, room: int, rid: str | None) -> list[dict]:
-    """Fill the server's free slots with our snapshots; with ``rid``, every create is judged (201 expected).
-
-    Without ``rid`` a refused create ends the test with the requirement(s) the caller left undecided.
-    """
-    ours: list[dict[str, Any]] = []
-    for index in range(max(room, 0)):
-        response, body = create(snapshots, server_id, names("lim-fill"), timing, asked)
-        what = f"create {index + 1} of {room} on server {server_id}"
-        if rid is not None:
-            check.status(rid, response, what, stop=True)
-        elif body is None:
-            raise ObservationError(f"setup: {what} answered {response.status_code}")
-        if body is not None:
-            ours.append(body)
-    if rid is not None and room > 0:
-        check.that(
-            rid,
-            len(ours) == room,
-            f"{len(ours)} of {room} accepted creates on server {server_id} returned a snapshot id",
-            stop=True,
-        )
-    return ours
-
-
-def refuse_on_full(
-    check, api, snapshots, server_id, names, timing, asked, before, rid: str, label: str
-) -> None:
-    """A create on the full server (holding ``before``) is refused (``rid``) and leaves nothing (LIMIT-07)."""
-    refused_name = names(label)
-    response, extra = create(snapshots, server_id, refused_name, timing, asked)
-    check.status(rid, response, f"create on server {server_id} holding {describe(before)}")
-    after_refusal(check, api, server_id, before, refused_name, response, extra, timing)
 
 
 # LIMIT-01, -02, -04, -05, -07: fill a server, refuse the sixth while in progress, delete frees a slot --
