@@ -236,10 +236,6 @@ class RunState:
         if self.preset:
             self.preset.notify(message)
 
-    def unique_name(self, label: str = "snap") -> str:
-        """A snapshot name that is valid, unique in this run, and says who made it."""
-        return self.names(label)
-
     def measure(self, name: str, seconds: float, **details: Any) -> None:
         """Record a measured duration (seconds on the target's clock, and production minutes)."""
         self.measurements.append(
