@@ -6,12 +6,32 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vpsconform.config import RunConfig
 from vpsconform.plugin.locks import ServerLocks
 from vpsconform.plugin.parallel import LongestFirst, config_from_wire, config_to_wire
+from vpsconform.reference.server import RunningTarget
+
+TIME_SCALE = 0.005
+
+
+def run_parallel(
+    target: RunningTarget, report_dir: Path, jobs: int, *options: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`vpsconform run --jobs N` on N of the reference target's main servers, with its foreign account and the
+    tokens in the environment: the finished process and its JSON report."""
+    main, foreign = target.account("main"), target.account("foreign")
+    env = os.environ | {"VPSCONFORM_TOKEN": main.token, "VPSCONFORM_FOREIGN_TOKEN": foreign.token}
+    args = [sys.executable, "-m", "vpsconform", "run", "--target", target.url, "--jobs", str(jobs)]
+    args += ["--time-scale", str(TIME_SCALE), "--foreign-server-id", str(foreign.server_ids[0])]
+    args += [w for sid in main.server_ids[:jobs] for w in ("--server-id", str(sid))]
+    args += [*options, "--report-dir", str(report_dir)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return done, json.loads((report_dir / "report.json").read_text())
 
 
 def test_configuration_crosses_to_workers_unchanged(tmp_path) -> None:
@@ -29,17 +49,11 @@ def test_configuration_crosses_to_workers_unchanged(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_parallel_run_is_conformant_and_reports_once(start_reference_target, tmp_path) -> None:
-    target = start_reference_target(time_scale=0.005)
-    main, foreign = target.account("main"), target.account("foreign")
-    env = os.environ | {"VPSCONFORM_TOKEN": main.token, "VPSCONFORM_FOREIGN_TOKEN": foreign.token}
-    args = [sys.executable, "-m", "vpsconform", "run", "--target", target.url, "--time-scale", "0.005"]
+    target = start_reference_target(time_scale=TIME_SCALE)
+    main = target.account("main")
+    probes = ["--probe-write", target.probe_write_command, "--probe-read", target.probe_read_command]
     # As many workers as servers: the scenarios holding two (data, limit, list) must not starve each other.
-    args += [w for sid in main.server_ids[:3] for w in ("--server-id", str(sid))]
-    args += ["--foreign-server-id", str(foreign.server_ids[0]), "--max-rps", "0", "--seed", "11"]
-    args += ["--probe-write", target.probe_write_command, "--probe-read", target.probe_read_command]
-    args += ["--jobs", "3", "--report-dir", str(tmp_path)]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
-    report = json.loads((tmp_path / "report.json").read_text())
+    done, report = run_parallel(target, tmp_path, 3, "--max-rps", "0", "--seed", "11", *probes)
     assert report["verdict"] == "conformant", done.stdout[-3000:]
     assert done.returncode == 0
     assert report["target"]["jobs"] == 3
@@ -55,15 +69,8 @@ def test_parallel_run_is_conformant_and_reports_once(start_reference_target, tmp
 def test_parallel_workers_share_one_rate_cap(start_reference_target, tmp_path) -> None:
     """Two workers under --max-rps 20, with LIMIT-06's burst of concurrent creates: the target never sees
     more than 20 requests in a second (each worker at the full cap, or an unpaid burst, would show ~32)."""
-    target = start_reference_target(time_scale=0.005)
-    main, foreign = target.account("main"), target.account("foreign")
-    env = os.environ | {"VPSCONFORM_TOKEN": main.token, "VPSCONFORM_FOREIGN_TOKEN": foreign.token}
-    args = [sys.executable, "-m", "vpsconform", "run", "--target", target.url, "--time-scale", "0.005"]
-    args += [w for sid in main.server_ids[:2] for w in ("--server-id", str(sid))]
-    args += ["--foreign-server-id", str(foreign.server_ids[0]), "--profile", "smoke", "--max-rps", "20"]
-    args += ["--seed", "3", "--jobs", "2", "--report-dir", str(tmp_path)]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
-    report = json.loads((tmp_path / "report.json").read_text())
+    target = start_reference_target(time_scale=TIME_SCALE)
+    done, report = run_parallel(target, tmp_path, 2, "--profile", "smoke", "--max-rps", "20", "--seed", "3")
     assert report["verdict"] == "conformant", done.stdout[-3000:]
     assert {r["id"]: r["verdict"] for r in report["requirements"]}["LIMIT-06"] == "pass"  # the burst went out
     assert 0 < target.stats()["busiest_second"] <= 20

@@ -100,9 +100,9 @@ class RunState:
         self.findings = Findings()
         self.redactor = Redactor(config.secrets)
         self.report_dir = config.report_dir or default_report_dir()
+        leases = self.report_dir / ".leases"  # what parallel workers share: server locks, budget, rate slots
         # Parallel workers share one slot table, so the cap is the run's whatever the number of workers.
-        shared = self.report_dir / ".leases" / "rate" if worker else None
-        self.limiter = RateLimiter(config.max_rps, shared=shared)
+        self.limiter = RateLimiter(config.max_rps, shared=leases / "rate" if worker else None)
         self.timing = Timing(config.time_scale, config.timing_tolerance)
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.started = time.monotonic()
@@ -123,8 +123,8 @@ class RunState:
         self.measurements: list[dict[str, Any]] = []
         self.out_of_scope: dict[str, str] = {}
         self.deferred: list[Entry] = []  # snapshots whose delete the provider refused for now
-        self.locks = ServerLocks(self.report_dir / ".leases")
-        self.budget = ServerBudget(self.report_dir / ".leases", len(config.server_ids), self.run_id)
+        self.locks = ServerLocks(leases)
+        self.budget = ServerBudget(leases, len(config.server_ids), self.run_id)
         self.requests = 0
         self.result: RunResult | None = None
         self._clients: dict[str, ApiClient] = {}

@@ -129,10 +129,10 @@ class Network:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request, or drop it before or after the app acted."""
-        eligible = scope["type"] == "http" and scope["path"].startswith("/api/") and scope["method"] != "HEAD"
-        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+        api = scope["type"] == "http" and scope["path"].startswith("/api/")
+        if api:
             self.chaos.arrived()
-        fate = self.chaos.drop() if eligible else None
+        fate = self.chaos.drop() if api and scope["method"] != "HEAD" else None
         if fate is None:
             await self.app(scope, receive, send)
             return
