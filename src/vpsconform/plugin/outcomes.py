@@ -14,7 +14,7 @@ import pytest
 from vpsconform.client import TransportError
 from vpsconform.interlock import ReusedId, UnsafeRequest
 from vpsconform.observe import ObservationError
-from vpsconform.plugin.parallel import PAYLOAD, finished_test
+from vpsconform.plugin.parallel import PAYLOAD, finished_test, waits
 from vpsconform.plugin.state import RunState, state_of
 from vpsconform.probes import ProbeError
 from vpsconform.verdicts import Checker, Finding, StopCheck, Verdict
@@ -45,6 +45,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         "unobserved": None,
         "failed": False,
         "measured": len(state.measurements),
+        "seconds": 0.0,
     }
     state.notify(f"running {item.nodeid.split('::', 1)[-1]} ({', '.join(declared(item))})")
 
@@ -87,6 +88,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     notes = item.stash.get(ITEM_NOTES, None)
     if notes is None:
         return report
+    notes["seconds"] += report.duration  # setup, call and teardown: what the run waited on for this test
     excinfo = call.excinfo
     if report.skipped and notes["skip"] is None:
         notes["skip"] = str(getattr(excinfo.value, "msg", "skipped")) if excinfo else "skipped"
@@ -135,7 +137,13 @@ def settle(state: RunState, item: pytest.Item, notes: dict[str, Any], report: py
         outcome = "error"
     else:
         outcome = "failed" if notes["failed"] else "passed"
-    record = {"test": item.nodeid, "outcome": outcome, "requirements": declared(item)}
+    record = {
+        "test": item.nodeid,
+        "outcome": outcome,
+        "requirements": declared(item),
+        "duration_s": round(notes["seconds"], 3),
+        "waits_minutes": waits(item),
+    }
     state.tests.append(record)
     if state.worker:
         payload = finished_test(state, item.nodeid, record, notes["measured"])

@@ -22,9 +22,9 @@ def junit_xml(report: dict[str, Any]) -> str:
         )
         verdict, message = entry["verdict"], entry["message"] or ""
         if verdict == "fail":
-            ET.SubElement(case, "failure", message=message, type=entry["level"]).text = _details(entry)
+            ET.SubElement(case, "failure", message=message, type=entry["level"]).text = failure_details(entry)
         elif verdict == "error":
-            ET.SubElement(case, "error", message=message).text = _details(entry)
+            ET.SubElement(case, "error", message=message).text = failure_details(entry)
         elif verdict in ("skip", "inconclusive"):
             ET.SubElement(case, "skipped", message=f"{verdict}: {message}")
         elif verdict == "warn":
@@ -47,7 +47,7 @@ def junit_xml(report: dict[str, Any]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _details(entry: dict[str, Any]) -> str:
+def failure_details(entry: dict[str, Any]) -> str:
     """The failure text: message, each finding's test and curl commands, and the reproduction command."""
     lines = [entry["message"] or ""]
     for finding in entry["findings"]:

@@ -18,6 +18,7 @@ from vpsconform.contract import (
     RESTORE_MAX_MINUTES,
     RESTORE_MIN_MINUTES,
 )
+from vpsconform.reporting.durations import add_durations
 from vpsconform.strength import current_strength
 from vpsconform.verdicts import RequirementResult, Verdict
 
@@ -113,7 +114,7 @@ def build_report(
     """The report.json document."""
     out_of_scope: dict[str, str] = dict(scope.get("out_of_scope", {}))
     summary = Counter(r.verdict.value for r in results)
-    return {
+    document = {
         "verdict": run_verdict(results, out_of_scope, interrupted),
         "interrupted": interrupted,
         "scope": scope_section(results, out_of_scope),
@@ -133,3 +134,4 @@ def build_report(
         "measurements": measurements,
         "windows": WINDOWS,
     }
+    return add_durations(document)

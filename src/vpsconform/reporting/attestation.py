@@ -1,0 +1,194 @@
+"""attestation.json: an in-toto Statement with the test-result predicate over a report folder, and `verify`.
+
+The subject is every file of the folder that states the result (report.json, report.html, ctrf.json, ...)
+and the contract as bundled (spec/openapi.yaml, spec/requirements.yaml), each by sha256. With a key the
+statement is signed in a DSSE envelope. Beyond the predicate's fields it carries the run's ``verdict``, the
+requirements it left unjudged and those out of scope (in-toto consumers ignore fields they do not know).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from vpsconform.reporting.signing import KeyProblem, load_public_key, open_envelope, sign, signed_by
+
+ATTESTATION_JSON = "attestation.json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
+#: The contract as bundled, copied into every report folder and attested with it.
+SPEC_FILES = ("spec/openapi.yaml", "spec/requirements.yaml")
+EXIT_INTACT, EXIT_CHANGED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def result_of(report: dict[str, Any]) -> str:
+    """PASSED (conformant, no warning), WARNED (conformant with warnings, or incomplete), else FAILED."""
+    verdict = report["verdict"]
+    if verdict == "conformant":
+        return "WARNED" if report.get("summary", {}).get("warn") else "PASSED"
+    return "WARNED" if verdict == "incomplete" else "FAILED"
+
+
+def configuration(report: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
+    """ResourceDescriptors of what the run used: the suite, the contract, the run's options, its strength."""
+    suite = report.get("suite", {})
+    contract = hashlib.sha256(b"".join((folder / name).read_bytes() for name in SPEC_FILES)).hexdigest()
+    strength = suite.get("strength") or {"measured": False}
+    target = report.get("target", {})
+    return [
+        {
+            "name": "vpsconform",
+            "uri": f"pkg:pypi/vpsconform@{suite.get('version', '')}",
+            "annotations": {"version": suite.get("version")},
+        },
+        {
+            "name": " + ".join(SPEC_FILES),
+            "digest": {"sha256": contract},
+            "annotations": {"specHash": suite.get("spec_hash")},
+        },
+        {
+            "name": "run configuration",
+            "digest": {"sha256": hashlib.sha256(_canonical(target)).hexdigest()},
+            "annotations": {**target, "seed": target.get("seed")},
+        },
+        {
+            "name": "suite strength (kill matrix)",
+            "digest": {"sha256": hashlib.sha256(_canonical(strength)).hexdigest()},
+            "annotations": strength,
+        },
+    ]
+
+
+def statement(report: dict[str, Any], folder: Path, subjects: list[str]) -> dict[str, Any]:
+    """The in-toto Statement over ``subjects`` (paths relative to ``folder``)."""
+    by_verdict: dict[str, list[str]] = {}
+    for entry in report["requirements"]:
+        by_verdict.setdefault(entry["verdict"], []).append(entry["id"])
+    scope = report.get("scope", {})
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": sha256_file(folder / name)}} for name in subjects],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "result": result_of(report),
+            "configuration": configuration(report, folder),
+            "passedTests": by_verdict.get("pass", []),
+            "warnedTests": by_verdict.get("warn", []),
+            "failedTests": by_verdict.get("fail", []),
+            "verdict": report["verdict"],
+            "scope": scope.get("statement", ""),
+            "unjudgedTests": [item["id"] for item in scope.get("unjudged", [])],
+            "outOfScope": list(scope.get("out_of_scope", [])),
+        },
+    }
+
+
+def attestation_text(document: dict[str, Any], signer: Any = None) -> str:
+    """attestation.json's text: the statement, or with a signer its DSSE envelope."""
+    if signer is None:
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(sign(_canonical(document), signer), indent=2) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Verification:
+    """The outcome of `verify`: an exit status and the one line that says it."""
+
+    code: int
+    line: str
+
+
+def _statement_of(document: Any, key_path: Path | None) -> tuple[dict[str, Any] | None, str | Verification]:
+    """The statement inside attestation.json and how it was signed, or the Verification that ends here."""
+    if isinstance(document, dict) and "payloadType" in document:
+        try:
+            envelope = open_envelope(document)
+        except ValueError as exc:
+            return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: {exc}")
+        if key_path is not None:
+            if not signed_by(envelope, load_public_key(key_path)):
+                return None, Verification(EXIT_CHANGED, "signature does not verify with this key")
+            how = f"signature verified with {key_path}"
+        else:
+            how = "signed, but the signature was not checked (give --key)"
+        try:
+            document = json.loads(envelope.payload)
+        except ValueError:
+            return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: its payload is not JSON")
+    elif key_path is not None:
+        return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON} is not signed, but --key was given")
+    else:
+        how = "unsigned: digests only"
+    ok = isinstance(document, dict) and document.get("predicateType") == PREDICATE_TYPE
+    if not ok or not isinstance(document.get("subject"), list):
+        return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: not an in-toto test-result statement")
+    return document, how
+
+
+def _changed(folder: Path, subjects: list[Any]) -> str | None:
+    """The line naming what differs from the attested subjects, or None when every file matches."""
+    missing, differing = [], []
+    for subject in subjects:
+        name = str(subject.get("name", "")) if isinstance(subject, dict) else ""
+        relative = PurePosixPath(name)
+        if not name or relative.is_absolute() or ".." in relative.parts:
+            return f"{ATTESTATION_JSON}: subject {name!r} is not a file of the report folder"
+        path = folder / relative
+        if not path.is_file():
+            missing.append(name)
+        elif sha256_file(path) != subject.get("digest", {}).get("sha256"):
+            differing.append(name)
+    if differing:
+        return f"{', '.join(differing)}: sha256 differs from the attestation"
+    if missing:
+        return f"{', '.join(missing)}: missing (the attestation lists it)"
+    return None
+
+
+def verify_folder(folder: Path, key_path: Path | None = None) -> Verification:
+    """Check a report folder against its attestation.json: the signature (with a key), then every digest."""
+    if not folder.is_dir():
+        return Verification(EXIT_UNUSABLE, f"no report folder at {folder}")
+    attestation = folder / ATTESTATION_JSON
+    if not attestation.is_file():
+        return Verification(EXIT_UNUSABLE, f"{folder} has no {ATTESTATION_JSON}")
+    try:
+        if key_path is not None:
+            load_public_key(key_path)
+        document = json.loads(attestation.read_bytes())
+    except KeyProblem as exc:
+        return Verification(EXIT_UNUSABLE, str(exc))
+    except (OSError, ValueError) as exc:
+        return Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: not readable JSON ({exc})")
+    found, how = _statement_of(document, key_path)
+    if found is None:
+        assert isinstance(how, Verification)
+        return how
+    changed = _changed(folder, found["subject"])
+    if changed:
+        return Verification(EXIT_CHANGED, changed)
+    return Verification(EXIT_INTACT, f"intact: {len(found['subject'])} files match the attestation ({how})")
+
+
+def statement_of_folder(folder: Path) -> dict[str, Any] | None:
+    """The statement in a folder's attestation.json (signed or not), for the published site; else None."""
+    try:
+        document = json.loads((folder / ATTESTATION_JSON).read_bytes())
+        if isinstance(document, dict) and "payloadType" in document:
+            document = json.loads(base64.b64decode(document["payload"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return document if isinstance(document, dict) else None
