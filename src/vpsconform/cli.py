@@ -23,7 +23,7 @@ from vpsconform import __version__
 from vpsconform.cleanup import resume_cleanup
 from vpsconform.config import PROFILES, ConfigError, build_config, default_report_dir, target_configured
 from vpsconform.options import reproduce_command, run_options
-from vpsconform.reporting.commands import compare_command, report_command
+from vpsconform.reporting.commands import compare_command, publish_command, report_command, verify_command
 from vpsconform.runner import EXIT_ERROR, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, Stop, execute, preflight
 
 
@@ -246,3 +246,5 @@ def selftest(
 
 main.add_command(report_command)
 main.add_command(compare_command)
+main.add_command(verify_command)
+main.add_command(publish_command)

@@ -48,6 +48,7 @@ class RunConfig:
     token_env: str = "VPSCONFORM_TOKEN"
     foreign_token_env: str = "VPSCONFORM_FOREIGN_TOKEN"
     config_file: Path | None = None
+    sign_key: str | None = None
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -266,4 +267,5 @@ def build_config(
         token_env=token_env,
         foreign_token_env=foreign_env,
         config_file=source.path,
+        sign_key=source.get("sign_key"),
     )

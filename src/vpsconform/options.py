@@ -115,6 +115,17 @@ def _text(value: Any, label: str) -> str:
     return str(value)
 
 
+def _signing_key(value: Any, label: str) -> str:
+    """A PEM private key that can sign, checked before the run so a bad one costs no run."""
+    from vpsconform.reporting.signing import KeyProblem, load_signer
+
+    try:
+        load_signer(value)
+    except KeyProblem as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    return str(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One run option: its flag, where it applies, how its values are checked, how it is documented."""
@@ -238,6 +249,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "variants", "--variant", "embedded target only: a faithful variant (see `vpsconform serve --list`)",
         "NAME", repeatable=True, where=CLI_ONLY,
+    ),
+    Option(
+        "sign_key", "--sign-key",
+        "PEM private key (ed25519 or ECDSA) signing attestation.json as a DSSE envelope (default unsigned)",
+        "PATH", parse=_signing_key,
     ),
     Option(
         "alluredir", "--alluredir", "write allure-pytest results to DIR (passed on to pytest)", "DIR",

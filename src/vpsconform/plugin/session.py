@@ -196,7 +196,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reproduce=state.preset.reproduce if state.preset else _pytest_reproduce(state),
         interrupted=interrupted,
     )
-    write_all(report, state.report_dir, state.redactor)
+    write_all(report, state.report_dir, state.redactor, sign_key=state.config.sign_key)
     state.result = RunResult(report, state.report_dir)
     if state.preset:
         state.preset.result = state.result

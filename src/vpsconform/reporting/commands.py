@@ -1,4 +1,4 @@
-"""The `vpsconform report` and `vpsconform compare` commands (registered on the main group by the CLI)."""
+"""The `vpsconform report`, `compare`, `verify` and `publish` commands (registered on the main group)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from vpsconform.redaction import Redactor
+from vpsconform.reporting.attestation import EXIT_INTACT, verify_folder
 from vpsconform.reporting.compare import comparison, load_runs, render_compare
 from vpsconform.reporting.files import REPORT_HTML, SUMMARY_MD, ReportError, load_report, write_renderings
+from vpsconform.reporting.publish import parse_names, publish_site
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 #: Environment variables whose values never appear in a rendering (the default token variables).
@@ -73,3 +75,51 @@ def compare_command(reports: tuple[Path, ...], labels: tuple[str, ...], out: Pat
     click.echo(redactor.text(markdown), nl=False)
     regressed = result["changes"] is not None and bool(result["changes"]["regressions"])
     sys.exit(EXIT_REGRESSION if regressed else EXIT_OK)
+
+
+@click.command("verify")
+@click.argument("report_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path),
+    help="PEM public key of the signer: the signature must verify with it (default: digests only).",
+)
+def verify_command(report_dir: Path, key: Path | None) -> None:
+    """Check REPORT_DIR against its attestation.json: the signature (with --key), then every file's sha256.
+
+    Exit 0 when intact, 1 with one line naming what changed (or that the signature does not verify with
+    the key), 2 when the folder, its attestation or the key cannot be used.
+    """
+    outcome = verify_folder(report_dir, key)
+    if outcome.code == EXIT_INTACT:
+        click.echo(outcome.line)
+    else:
+        click.echo(f"vpsconform: {'error: ' if outcome.code == EXIT_USAGE else ''}{outcome.line}", err=True)
+    sys.exit(outcome.code)
+
+
+@click.command("publish")
+@click.argument("report_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder of the site (index.html, one folder per provider, one per run).",
+)
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="DIR=NAME",
+    help="Provider name of the report folder DIR (default: its target's host and port).",
+)
+def publish_command(report_dirs: tuple[Path, ...], out: Path, names: tuple[str, ...]) -> None:
+    """Build a static, offline site from report folders: the provider x requirement matrix, every run.
+
+    Folders whose files differ from their attestation are refused (exit 2), as is any unreadable one.
+    """
+    try:
+        index = publish_site(report_dirs, out, parse_names(names), _environment_redactor())
+    except (ReportError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(index)

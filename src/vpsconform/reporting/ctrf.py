@@ -73,7 +73,9 @@ def ctrf_document(report: dict[str, Any]) -> dict[str, Any]:
     for test in tests:
         summary[test["status"]] += 1
     suite = report.get("suite", {})
-    summary.update(start=start, stop=start + duration, duration=duration, suites=len({t["suite"][0] for t in tests}))
+    summary.update(
+        start=start, stop=start + duration, duration=duration, suites=len({t["suite"][0] for t in tests})
+    )
     document: dict[str, Any] = {
         "reportFormat": "CTRF",
         "specVersion": CTRF_SPEC_VERSION,
