@@ -99,12 +99,11 @@ def verify_command(report_dir: Path, key: Path | None) -> None:
 
 
 @click.command("publish")
-@click.argument("report_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("report_dirs", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder of the site (index.html, one folder per provider, one per run).",
+    help="Folder of the site (index.html, one folder per provider, one per run); required.",
 )
 @click.option(
     "--name",
@@ -113,11 +112,13 @@ def verify_command(report_dir: Path, key: Path | None) -> None:
     metavar="DIR=NAME",
     help="Provider name of the report folder DIR (default: its target's host and port).",
 )
-def publish_command(report_dirs: tuple[Path, ...], out: Path, names: tuple[str, ...]) -> None:
+def publish_command(report_dirs: tuple[Path, ...], out: Path | None, names: tuple[str, ...]) -> None:
     """Build a static, offline site from report folders: the provider x requirement matrix, every run.
 
     Folders whose files differ from their attestation are refused (exit 2), as is any unreadable one.
     """
+    if out is None:
+        _fail("publish needs --out SITE")
     try:
         index = publish_site(report_dirs, out, parse_names(names), _environment_redactor())
     except (ReportError, ValueError, OSError) as exc:

@@ -151,12 +151,17 @@ def _badge_uri(report: dict[str, Any]) -> str:
 
 
 def _copy_run(run: Run, site: Path, redactor: Redactor) -> None:
-    """The run's attested files into the site, byte for byte; report.html rendered if the folder lacks it."""
+    """The run's files into the site (attested ones byte for byte); report.html rendered if it is missing."""
     destination = site / run.href
     for name in (*ATTESTED, ATTESTATION_JSON):
-        if (run.folder / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run.folder / name, destination / name)
+        source, target = run.folder / name, destination / name
+        if not source.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if run.statement is not None:  # attested: as they were, or verify would fail on the copy
+            shutil.copyfile(source, target)
+        else:  # nothing vouches for them: make sure no token this shell knows gets published
+            target.write_text(redactor.text(source.read_text(encoding="utf-8")), encoding="utf-8")
     if not (destination / REPORT_HTML).is_file():
         html = render_html(redact(run.report, redactor))
         (destination / REPORT_HTML).write_text(redactor.text(html), encoding="utf-8")

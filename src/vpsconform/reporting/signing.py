@@ -33,8 +33,9 @@ def _read(path: Path) -> bytes:
 
 def load_signer(path: Path) -> CryptoSigner:
     """A signer for an unencrypted PEM private key (PKCS#8 or traditional), ed25519 or ECDSA."""
+    data = _read(path)
     try:
-        key = load_pem_private_key(_read(path), password=None)
+        key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         reason = "it is encrypted" if isinstance(exc, TypeError) else "not a PEM private key"
         raise KeyProblem(f"cannot use key {path}: {reason} (an unencrypted ed25519 or ECDSA key)") from None
@@ -48,8 +49,9 @@ def load_signer(path: Path) -> CryptoSigner:
 
 def load_public_key(path: Path) -> ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey:
     """An ed25519 or ECDSA public key from a PEM file."""
+    data = _read(path)
     try:
-        key = load_pem_public_key(_read(path))
+        key = load_pem_public_key(data)
     except ValueError:
         raise KeyProblem(f"cannot use key {path}: not a PEM public key") from None
     if not isinstance(key, _PUBLIC_KINDS):
