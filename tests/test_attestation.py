@@ -14,11 +14,13 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from test_cli import assert_one_line_error, remote_args, vpsconform
 
 from vpsconform.catalog import spec_hash
 from vpsconform.cli import main
 from vpsconform.config import ConfigError, build_config
 from vpsconform.redaction import Redactor
+from vpsconform.reference.server import RunningTarget
 from vpsconform.reporting import write_all
 from vpsconform.reporting.attestation import PREDICATE_TYPE, STATEMENT_TYPE, result_of
 from vpsconform.reporting.badge import COLOURS, badge_value
@@ -307,4 +309,65 @@ def test_no_secret_in_any_new_file(tmp_path: Path) -> None:
     assert FAKE_TOKEN not in payload and body not in payload
     assert "VPSCONFORM_TOKEN" in (folder / "ctrf.json").read_text(encoding="utf-8")
     assert str(key) not in (folder / "report.json").read_text(encoding="utf-8")
+    assert verify(str(folder), "--key", str(pub))[0] == 0
+
+
+def test_run_refuses_an_unusable_sign_key_in_one_line(tmp_path: Path) -> None:
+    args = ["--target", "http://127.0.0.1:9", "--token", "t", "--server-id", "1"]
+    done = vpsconform("run", *args, "--sign-key", str(tmp_path / "absent.pem"))
+    assert_one_line_error(done, 2, "--sign-key: cannot read key")
+
+
+@pytest.mark.slow
+def test_the_embedded_run_writes_ctrf_badge_and_a_signed_attestation(tmp_path: Path) -> None:
+    key, pub = pem_pair(tmp_path)
+    folder = tmp_path / "run"
+    done = vpsconform(
+        "run", "--select", "auth", "--seed", "5", "--report-dir", str(folder), "--sign-key", str(key)
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    document = json.loads((folder / "ctrf.json").read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator(ctrf_schema(), format_checker=jsonschema.FormatChecker()).validate(document)
+    assert "conformant" in (folder / "badge.svg").read_text(encoding="utf-8")
+    assert statement_in(folder)["predicate"]["result"] in ("PASSED", "WARNED")
+    assert verify(str(folder), "--key", str(pub))[0] == 0
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["tests"] and all(t["duration_s"] > 0 for t in report["tests"])
+    seconds = {t["test"]: t["duration_s"] for t in report["tests"]}
+    for entry in report["requirements"]:
+        own = [seconds[name] for name in entry["tests"] if name in seconds]
+        assert entry["time_s"] == (round(sum(own), 3) if own else None), entry["id"]
+    assert sum(1 for e in report["requirements"] if e["time_s"]) >= 8
+    assert report["timing"]["timed_tests"] == len(report["tests"])
+    assert report["timing"]["wall_s"] >= max(t["duration_s"] for t in report["tests"])
+    assert "Where the time went" in (folder / "report.html").read_text(encoding="utf-8")
+    flip_one_byte(folder / "report.json")
+    assert verify(str(folder), "--key", str(pub)) == (
+        1,
+        ["vpsconform: report.json: sha256 differs from the attestation"],
+    )
+
+
+@pytest.mark.slow
+def test_a_remote_run_keeps_tokens_out_of_the_new_files(
+    reference_target: RunningTarget, tmp_path: Path
+) -> None:
+    key, pub = pem_pair(tmp_path)
+    folder = tmp_path / "run"
+    args = [
+        *remote_args(reference_target),
+        "--time-scale",
+        "0.01",
+        "--select",
+        "auth",
+        "--report-dir",
+        str(folder),
+    ]
+    done = vpsconform("run", *args, env={"VPSCONFORM_SIGN_KEY": str(key)})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    token = reference_target.account("main").token
+    private_body = "".join(key.read_text(encoding="ascii").strip().splitlines()[1:-1])
+    texts = [p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file()]
+    texts.append(json.dumps(statement_in(folder)))
+    assert all(token not in text and private_body not in text for text in texts)
     assert verify(str(folder), "--key", str(pub))[0] == 0
