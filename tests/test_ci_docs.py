@@ -80,7 +80,7 @@ def test_the_page_has_recipes() -> None:
     assert len(blocks("yaml")) >= 4, "GitHub gate, nightly and mock workflows plus the GitLab jobs"
     assert blocks("toml"), "the config file example"
     commands = {args[0] for _, args in recipe_invocations() if args}
-    assert {"run", "compare"} <= commands
+    assert {"run", "compare", "verify", "publish"} <= commands
 
 
 @pytest.mark.parametrize("body", blocks("yaml"), ids=lambda body: body.splitlines()[0][:60])
@@ -129,3 +129,33 @@ def test_toml_blocks_are_valid_config_files(body: str, tmp_path: Path) -> None:
     assert list(config.server_ids) == settings["server_id"]
     assert list(config.foreign_server_ids) == settings.get("foreign_server_id", [])
     assert (config.jobs, config.max_rps) == (settings.get("jobs", 1), settings.get("max_rps", 20))
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    """The parsed YAML block whose first line names ``name``."""
+    found = [yaml.safe_load(body) for body in blocks("yaml") if name in body.splitlines()[0]]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def test_the_auditor_recipe_runs_one_job_per_provider_then_verifies_and_publishes() -> None:
+    jobs = _workflow("conformance-audit.yml")["jobs"]
+    provider, publish = jobs["provider"], jobs["publish"]
+    assert len(provider["strategy"]["matrix"]["provider"]) >= 2
+    assert provider["strategy"]["fail-fast"] is False
+    assert "matrix.provider" in provider["environment"], "secrets per provider: one environment each"
+    assert provider["env"]["VPSCONFORM_TOKEN"] == "${{ secrets.VPSCONFORM_TOKEN }}"
+    runs = [args for text in scripts(provider) for args in invocations(text) if args[:1] == ["run"]]
+    assert runs and all("--sign-key" in args for args in runs)
+    assert publish["needs"] == "provider"
+    steps = [args[0] for text in scripts(publish) for args in invocations(text)]
+    assert steps == ["verify", "publish"], "every attestation is verified before the site is built"
+    verify = next(a for t in scripts(publish) for a in invocations(t) if a[0] == "verify")
+    assert "--key" in verify
+
+
+def test_the_mock_recipe_publishes_its_badge_for_the_readme() -> None:
+    steps = _workflow("conformance.yml (in the mock")["jobs"]["conformance"]["steps"]
+    assert any(args[:1] == ["publish"] for s in steps for args in invocations(s.get("run", "")))
+    readme = [body for lang, body in FENCE.findall(CI_DOCS.read_text(encoding="utf-8")) if lang == "markdown"]
+    assert any("badge.svg" in body for body in readme)
