@@ -8,21 +8,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from test_attestation import FAKE_TOKEN, fixture
 
 from vpsconform.catalog import load_requirements
 from vpsconform.cli import main
 from vpsconform.redaction import Redactor
 from vpsconform.reporting import write_all
 from vpsconform.reporting.publish import EMBEDDED, provider_name
-
-FIXTURES = Path(__file__).parent / "fixtures" / "report_samples"
-FAKE_TOKEN = "vpsc-fake-token-7f3a9c1e"
-
-
-def fixture(name: str, **changes: Any) -> dict[str, Any]:
-    report = json.loads((FIXTURES / name / "report.json").read_text(encoding="utf-8"))
-    report.update(changes)
-    return report
 
 
 def report_folders(root: Path) -> dict[str, Path]:

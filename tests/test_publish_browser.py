@@ -4,11 +4,11 @@ provider shown, and every link leads somewhere that exists (its #fragment too). 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import test_reports_browser
 from test_publish import name_flags, publish, report_folders
 from test_reports_browser import CHROMIUM, DevTools
 
@@ -23,16 +23,9 @@ CELLS = (
     "Array.from(document.querySelectorAll('table.matrix tbody tr')).map(tr => [tr.id,"
     " Array.from(tr.querySelectorAll('td.cell')).map(td => td.textContent.trim().split(/\\s/)[0])])"
 )
+#: One headless Chromium for the module, as the report's browser test starts it.
+browser = test_reports_browser.browser
 IMAGES_LOADED = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
-    devtools = DevTools(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield devtools
-    finally:
-        devtools.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import anybadge
+import anybadge  # type: ignore[import-untyped]
 
 LABEL = "vpsconform"
 #: Colours by run verdict (shields' palette): pass green, incomplete orange, fail red, error grey.

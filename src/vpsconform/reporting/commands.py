@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -19,7 +20,7 @@ EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 TOKEN_VARIABLES = ("VPSCONFORM_TOKEN", "VPSCONFORM_FOREIGN_TOKEN")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """End the command with one line on stderr and the usage exit status."""
     click.echo(f"vpsconform: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
