@@ -175,7 +175,8 @@ def execute(
         raise Stop(f"no test matched --select {select!r}", EXIT_USAGE)
     report = preset.result.report
     summary(console, report)
-    console.print(f"reports: {escape(str(preset.result.report_dir))}/ (report.html, report.json, junit.xml)")
+    files = "report.html, report.json, junit.xml, ctrf.json, badge.svg, attestation.json"
+    console.print(f"reports: {escape(str(preset.result.report_dir))}/ ({files})")
     if caught:
         return EXIT_BY_SIGNAL[caught["signal"]], report
     return EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report
