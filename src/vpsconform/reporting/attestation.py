@@ -111,30 +111,39 @@ class Verification:
     line: str
 
 
-def _statement_of(document: Any, key_path: Path | None) -> tuple[dict[str, Any] | None, str | Verification]:
-    """The statement inside attestation.json and how it was signed, or the Verification that ends here."""
+class _Ends(Exception):
+    """Verification ends early with this outcome."""
+
+    def __init__(self, code: int, line: str) -> None:
+        super().__init__(line)
+        self.outcome = Verification(code, line)
+
+
+def _statement_of(document: Any, key_path: Path | None) -> tuple[dict[str, Any], str]:
+    """The statement inside attestation.json and how its signature was checked; _Ends when it cannot be."""
     if isinstance(document, dict) and "payloadType" in document:
         try:
             envelope = open_envelope(document)
         except ValueError as exc:
-            return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: {exc}")
-        if key_path is not None:
-            if not signed_by(envelope, load_public_key(key_path)):
-                return None, Verification(EXIT_CHANGED, "signature does not verify with this key")
-            how = f"signature verified with {key_path}"
-        else:
-            how = "signed, but the signature was not checked (give --key)"
+            raise _Ends(EXIT_CHANGED, f"{ATTESTATION_JSON}: {exc}") from None
+        if key_path is not None and not signed_by(envelope, load_public_key(key_path)):
+            raise _Ends(EXIT_CHANGED, "signature does not verify with this key")
+        how = (
+            f"signature verified with {key_path}"
+            if key_path
+            else "signed, signature not checked (give --key)"
+        )
         try:
             document = json.loads(envelope.payload)
         except ValueError:
-            return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: its payload is not JSON")
+            raise _Ends(EXIT_CHANGED, f"{ATTESTATION_JSON}: its payload is not JSON") from None
     elif key_path is not None:
-        return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON} is not signed, but --key was given")
+        raise _Ends(EXIT_CHANGED, f"{ATTESTATION_JSON} is not signed, but --key was given")
     else:
         how = "unsigned: digests only"
     ok = isinstance(document, dict) and document.get("predicateType") == PREDICATE_TYPE
     if not ok or not isinstance(document.get("subject"), list):
-        return None, Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: not an in-toto test-result statement")
+        raise _Ends(EXIT_CHANGED, f"{ATTESTATION_JSON}: not an in-toto test-result statement")
     return document, how
 
 
@@ -169,14 +178,13 @@ def verify_folder(folder: Path, key_path: Path | None = None) -> Verification:
         if key_path is not None:
             load_public_key(key_path)
         document = json.loads(attestation.read_bytes())
+        found, how = _statement_of(document, key_path)
     except KeyProblem as exc:
         return Verification(EXIT_UNUSABLE, str(exc))
+    except _Ends as end:
+        return end.outcome
     except (OSError, ValueError) as exc:
         return Verification(EXIT_CHANGED, f"{ATTESTATION_JSON}: not readable JSON ({exc})")
-    found, how = _statement_of(document, key_path)
-    if found is None:
-        assert isinstance(how, Verification)
-        return how
     changed = _changed(folder, found["subject"])
     if changed:
         return Verification(EXIT_CHANGED, changed)
