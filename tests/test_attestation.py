@@ -158,7 +158,7 @@ def test_statement_subjects_and_predicate(tmp_path: Path) -> None:
     config = {c["name"]: c for c in predicate["configuration"]}
     assert config["vpsconform"]["annotations"]["version"] == report["suite"]["version"]
     contract = config["spec/openapi.yaml + spec/requirements.yaml"]
-    assert contract["annotations"]["specHash"] == report["suite"]["spec_hash"]
+    assert contract["annotations"]["specHash"] == spec_hash(tmp_path / "spec")
     assert config["run configuration"]["annotations"]["seed"] == report["target"]["seed"]
     assert config["suite strength (kill matrix)"]["annotations"] == report["suite"]["strength"]
     assert spec_hash(tmp_path / "spec") == spec_hash()  # the contract as bundled, byte for byte
@@ -329,9 +329,12 @@ def test_the_embedded_run_writes_ctrf_badge_and_a_signed_attestation(tmp_path: P
     document = json.loads((folder / "ctrf.json").read_text(encoding="utf-8"))
     jsonschema.Draft7Validator(ctrf_schema(), format_checker=jsonschema.FormatChecker()).validate(document)
     assert "conformant" in (folder / "badge.svg").read_text(encoding="utf-8")
-    assert statement_in(folder)["predicate"]["result"] in ("PASSED", "WARNED")
+    predicate = statement_in(folder)["predicate"]
+    assert predicate["result"] in ("PASSED", "WARNED")
+    contract = next(c for c in predicate["configuration"] if "digest" in c and "specHash" in c["annotations"])
     assert verify(str(folder), "--key", str(pub))[0] == 0
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert contract["annotations"]["specHash"] == report["suite"]["spec_hash"], "the run's own contract"
     assert report["tests"] and all(t["duration_s"] > 0 for t in report["tests"])
     seconds = {t["test"]: t["duration_s"] for t in report["tests"]}
     for entry in report["requirements"]:

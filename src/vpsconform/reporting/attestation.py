@@ -15,6 +15,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from vpsconform.catalog import spec_hash
 from vpsconform.reporting.signing import KeyProblem, load_public_key, open_envelope, sign, signed_by
 
 ATTESTATION_JSON = "attestation.json"
@@ -57,7 +58,7 @@ def configuration(report: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
         {
             "name": " + ".join(SPEC_FILES),
             "digest": {"sha256": contract},
-            "annotations": {"specHash": suite.get("spec_hash")},
+            "annotations": {"specHash": spec_hash(folder / "spec")},  # of the files attested
         },
         {
             "name": "run configuration",
