@@ -6,6 +6,7 @@ import base64
 import copy
 import hashlib
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +345,10 @@ def test_the_embedded_run_writes_ctrf_badge_and_a_signed_attestation(tmp_path: P
     assert report["timing"]["timed_tests"] == len(report["tests"])
     assert report["timing"]["wall_s"] >= max(t["duration_s"] for t in report["tests"])
     assert "Where the time went" in (folder / "report.html").read_text(encoding="utf-8")
+    cases = {
+        c.get("name").split(" ")[0]: c for c in ET.parse(folder / "junit.xml").getroot().iter("testcase")
+    }
+    assert all(float(cases[e["id"]].get("time")) == (e["time_s"] or 0) for e in report["requirements"])
     flip_one_byte(folder / "report.json")
     assert verify(str(folder), "--key", str(pub)) == (
         1,

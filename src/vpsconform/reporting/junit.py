@@ -20,6 +20,7 @@ def junit_xml(report: dict[str, Any]) -> str:
         case = ET.SubElement(
             suite, "testcase", classname=f"vpsconform.{area}", name=f"{entry['id']} {entry['title']}"
         )
+        case.set("time", f"{entry.get('time_s') or 0:g}")  # the tests that judged it, as in report.json
         verdict, message = entry["verdict"], entry["message"] or ""
         if verdict == "fail":
             ET.SubElement(case, "failure", message=message, type=entry["level"]).text = failure_details(entry)
