@@ -344,7 +344,11 @@ def test_the_embedded_run_writes_ctrf_badge_and_a_signed_attestation(tmp_path: P
     assert sum(1 for e in report["requirements"] if e["time_s"]) >= 8
     assert report["timing"]["timed_tests"] == len(report["tests"])
     assert report["timing"]["wall_s"] >= max(t["duration_s"] for t in report["tests"])
-    assert "Where the time went" in (folder / "report.html").read_text(encoding="utf-8")
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert (
+        "Where the time went" in html
+        and f"Every test, in the order it finished ({len(report['tests'])})" in html
+    )
     cases = {
         c.get("name").split(" ")[0]: c for c in ET.parse(folder / "junit.xml").getroot().iter("testcase")
     }
