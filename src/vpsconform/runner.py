@@ -176,7 +176,7 @@ def execute(
     report = preset.result.report
     summary(console, report)
     files = "report.html, report.json, junit.xml, ctrf.json, badge.svg, attestation.json"
-    console.print(f"reports: {escape(str(preset.result.report_dir))}/ ({files})")
+    console.print(f"reports: {escape(str(preset.result.report_dir))}/ ({files})", soft_wrap=True)
     if caught:
         return EXIT_BY_SIGNAL[caught["signal"]], report
     return EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report
