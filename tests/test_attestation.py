@@ -251,6 +251,10 @@ def test_a_removed_file_exits_1(tmp_path: Path) -> None:
 
 
 def test_unusable_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    assert verify() == (
+        2,
+        ["vpsconform: error: verify needs a report folder: vpsconform verify DIR [--key PUB]"],
+    )
     assert verify(str(tmp_path / "nowhere")) == (
         2,
         [f"vpsconform: error: no report folder at {tmp_path / 'nowhere'}"],

@@ -79,18 +79,20 @@ def compare_command(reports: tuple[Path, ...], labels: tuple[str, ...], out: Pat
 
 
 @click.command("verify")
-@click.argument("report_dir", type=click.Path(path_type=Path))
+@click.argument("report_dir", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--key",
     type=click.Path(path_type=Path),
     help="PEM public key of the signer: the signature must verify with it (default: digests only).",
 )
-def verify_command(report_dir: Path, key: Path | None) -> None:
+def verify_command(report_dir: Path | None, key: Path | None) -> None:
     """Check REPORT_DIR against its attestation.json: the signature (with --key), then every file's sha256.
 
     Exit 0 when intact, 1 with one line naming what changed (or that the signature does not verify with
     the key), 2 when the folder, its attestation or the key cannot be used.
     """
+    if report_dir is None:
+        _fail("verify needs a report folder: vpsconform verify DIR [--key PUB]")
     outcome = verify_folder(report_dir, key)
     if outcome.code == EXIT_INTACT:
         click.echo(outcome.line)
