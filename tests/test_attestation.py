@@ -23,7 +23,7 @@ from vpsconform.config import ConfigError, build_config
 from vpsconform.redaction import Redactor
 from vpsconform.reference.server import RunningTarget
 from vpsconform.reporting import write_all
-from vpsconform.reporting.attestation import PREDICATE_TYPE, STATEMENT_TYPE, result_of
+from vpsconform.reporting.attestation import PREDICATE_TYPE, STATEMENT_TYPE, ci_run_url, result_of
 from vpsconform.reporting.badge import COLOURS, badge_value
 from vpsconform.reporting.ctrf import ctrf_document, ctrf_schema
 from vpsconform.reporting.files import ATTESTED
@@ -387,3 +387,18 @@ def test_a_remote_run_keeps_tokens_out_of_the_new_files(
     texts.append(json.dumps(statement_in(folder)))
     assert all(token not in text and private_body not in text for text in texts)
     assert verify(str(folder), "--key", str(pub))[0] == 0
+
+
+def test_the_predicate_links_the_ci_run_that_made_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    github = {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "org/audit",
+        "GITHUB_RUN_ID": "42",
+    }
+    assert ci_run_url(github) == "https://github.com/org/audit/actions/runs/42"
+    assert ci_run_url({"CI_JOB_URL": "https://gitlab.example/org/audit/-/jobs/7"}).endswith("/jobs/7")
+    assert ci_run_url({}) is None
+    for name, value in github.items():
+        monkeypatch.setenv(name, value)
+    write_all(fixture("conformant"), tmp_path, Redactor({}))
+    assert statement_in(tmp_path)["predicate"]["url"] == "https://github.com/org/audit/actions/runs/42"

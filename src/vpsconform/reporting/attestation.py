@@ -12,6 +12,8 @@ import base64
 import dataclasses
 import hashlib
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -41,6 +43,14 @@ def result_of(report: dict[str, Any]) -> str:
     if verdict == "conformant":
         return "WARNED" if report.get("summary", {}).get("warn") else "PASSED"
     return "WARNED" if verdict == "incomplete" else "FAILED"
+
+
+def ci_run_url(env: Mapping[str, str] = os.environ) -> str | None:
+    """The CI job that ran the suite (GitHub Actions, GitLab CI), for the predicate's ``url``; else None."""
+    github = [env.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    if all(github):
+        return "{}/{}/actions/runs/{}".format(*github)
+    return env.get("CI_JOB_URL") or None
 
 
 def configuration(report: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
@@ -79,6 +89,7 @@ def statement(report: dict[str, Any], folder: Path, subjects: list[str]) -> dict
     for entry in report["requirements"]:
         by_verdict.setdefault(entry["verdict"], []).append(entry["id"])
     scope = report.get("scope", {})
+    url = ci_run_url()
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": name, "digest": {"sha256": sha256_file(folder / name)}} for name in subjects],
@@ -86,6 +97,7 @@ def statement(report: dict[str, Any], folder: Path, subjects: list[str]) -> dict
         "predicate": {
             "result": result_of(report),
             "configuration": configuration(report, folder),
+            **({"url": url} if url else {}),
             "passedTests": by_verdict.get("pass", []),
             "warnedTests": by_verdict.get("warn", []),
             "failedTests": by_verdict.get("fail", []),
