@@ -195,6 +195,7 @@ class ApiClient:
             if pause is None:
                 return response
             time.sleep(pause)
+        assert response is not None, "the last attempt returns its response or raises"
         return response
 
     def _send(self, request: httpx.Request, *, retry_lost: bool) -> httpx.Response | None:

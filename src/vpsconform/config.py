@@ -210,11 +210,11 @@ def build_config(
     if target is None and embedded is None:
         raise ConfigError("no --target given (or VPSCONFORM_TARGET set) and no embedded target available")
     token, token_env = source.secret("token")
-    if target is not None and not token:
-        raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
     base = embedded if target is None else None
     if base is not None:
         token, token_env = base.token, base.token_env
+    elif not token:
+        raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
 
     server_ids = source.get("server_ids", ())
     if not server_ids:

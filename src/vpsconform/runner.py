@@ -32,7 +32,7 @@ EXIT_BY_VERDICT = {
     "incomplete": EXIT_INCOMPLETE,
     "error": EXIT_ERROR,
 }
-EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_BY_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 VERDICTS = ("pass", "fail", "warn", "skip", "inconclusive", "error")
 VERDICT_STYLE = dict(
     zip(VERDICTS, ("green", "bold red", "yellow", "dim", "magenta", "bold magenta"), strict=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -73,7 +73,7 @@ class Findings:
         with self._lock:
             self._items.append(finding)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Finding]:
         with self._lock:
             return iter(list(self._items))
 

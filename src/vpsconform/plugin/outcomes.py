@@ -7,6 +7,7 @@ stopped the test), or ``error`` (the test itself broke, or the interlock refused
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -75,7 +76,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Redact the report, and turn the test's outcome into findings for what it did not evaluate itself."""
     report: pytest.TestReport = yield
     state = state_of(item.config)

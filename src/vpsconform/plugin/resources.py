@@ -70,7 +70,7 @@ class Snapshots:
 
         An overrun of the documented window fails the requirement judging it at once, whichever test saw it.
         """
-        server = snapshot.get("server") if isinstance(snapshot.get("server"), dict) else {}
+        server = given if isinstance(given := snapshot.get("server"), dict) else {}
         timeline = watch_snapshot(
             client or self._state.client("main"),
             snapshot["id"],

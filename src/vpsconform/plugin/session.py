@@ -96,7 +96,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Activate for conformance tests; take out tests the configuration leaves out; state the scope."""
-    selected_out = dict(config.stash.get(LEFT_BEFORE, {}))
+    selected_out = config.stash.get(LEFT_BEFORE, {}).copy()
     if not any(declared(item) for item in items) and not any(selected_out.values()):
         return
     state = _activate(config)
@@ -168,7 +168,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "findings": [f.to_dict() for f in state.findings.for_test("(session)")],
         }
         return
-    if state.distributed:
+    if state.distributed and state.ledger.journal is not None:
         _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
     interrupted = state.preset.interrupted if state.preset else None
     if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -182,7 +182,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         message = f"{state.requests} requests sent, none answered with a 5xx"
         state.record_observation("every-response", Verdict.PASS, message)
     results = aggregate(state.catalog, state.findings, "not checked in this run")
-    cleanup = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
+    cleanup: dict[str, Any] = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
     cleanup["left_unknown"] = swept.unknown
     report = build_report(
         results,

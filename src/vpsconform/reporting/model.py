@@ -29,7 +29,7 @@ JUDGED = frozenset({Verdict.PASS.value, Verdict.WARN.value, Verdict.FAIL.value})
 VERDICTS = tuple(v.value for v in Verdict)
 RUN_VERDICTS = ("conformant", "nonconformant", "incomplete", "error")
 #: The documented duration windows (production minutes) that measurements are shown against.
-WINDOWS = {
+WINDOWS: dict[str, dict[str, float]] = {
     "create": {"min": CREATE_MIN_MINUTES, "max": CREATE_MAX_MINUTES},
     "restore": {"min": RESTORE_MIN_MINUTES, "max": RESTORE_MAX_MINUTES},
 }
