@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from vpsconform.errors import ProbeError
 from vpsconform.observe import find_snapshot, poll_until
-from vpsconform.probes import ProbeError
 
 ALL = ("DATA-01", "DATA-02", "DATA-03")
 

@@ -16,10 +16,9 @@ import pytest
 from _helpers import remove
 from _limit import create, describe, fill, full_requirement, holdings, refuse_on_full
 
-from vpsconform.client import ApiClient, TransportError, json_or_none
+from vpsconform.client import ApiClient, json_or_none
 from vpsconform.contract import SNAPSHOT_LIMIT
-from vpsconform.observe import ObservationError
-from vpsconform.verdicts import StopCheck
+from vpsconform.errors import NoAnswer, ObservationError, StopCheck
 
 BURST_SIZE = 12  # concurrent creates released together on one server: 5 may succeed, 7 must be refused
 
@@ -214,7 +213,7 @@ def test_concurrent_creates_never_exceed_five(api, servers, snapshots, asked, na
             try:
                 gate.wait(timeout=10)
                 answers[index] = snapshots.create(server_id, name=sent[index])[0]
-            except (TransportError, threading.BrokenBarrierError) as exc:
+            except (NoAnswer, threading.BrokenBarrierError) as exc:
                 answers[index] = exc
 
         threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(BURST_SIZE)]

@@ -15,7 +15,8 @@ import pytest
 from _helpers import MALFORMED_ABSENT_IDS
 
 from vpsconform.contract import ABSENT_ID
-from vpsconform.observe import ObservationError, find_snapshot
+from vpsconform.errors import ObservationError
+from vpsconform.observe import find_snapshot
 
 
 def absent_id_is_free(api) -> bool:

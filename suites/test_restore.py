@@ -18,8 +18,8 @@ import time
 import pytest
 
 from vpsconform.client import json_or_none
-from vpsconform.observe import ObservationError, find_snapshot, poll_until, server_status
-from vpsconform.probes import ProbeError
+from vpsconform.errors import ObservationError, ProbeError
+from vpsconform.observe import find_snapshot, poll_until, server_status
 
 ALL = (
     "RESTORE-01",

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vpsconform.config import ConfigError, RunConfig, build_config, target_configured
+from vpsconform.config import RunConfig, build_config, target_configured
+from vpsconform.errors import ConfigError
 
 REMOTE = {"target": "http://127.0.0.1:8000/", "token": "secret-token", "server_ids": ["11", "12"]}
 EMBEDDED = RunConfig(

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 
-from vpsconform.client import ApiClient, Exchange, TransportError, json_or_none
+from vpsconform.client import ApiClient, Exchange, json_or_none
+from vpsconform.errors import NoAnswer
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
@@ -103,7 +104,7 @@ class Sweeper:
             for server_id in server_ids:
                 try:
                     first, items = api.list_all(server_id)
-                except TransportError as exc:
+                except NoAnswer as exc:
                     first, items, unknown = None, None, f"listing failed: {exc}"
                 if items is None and first is not None:
                     items = bare_items(first)
@@ -157,7 +158,7 @@ class Sweeper:
             self._ledger.created(account, sid, server_id)  # (again) alive: a listing shows it
             try:
                 response = api.delete_snapshot(sid)
-            except TransportError:
+            except NoAnswer:
                 refused = True
                 continue
             refused = refused or response.status_code not in (204, 404)

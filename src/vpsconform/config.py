@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vpsconform.options import BY_NAME, OPTIONS, PROFILES, ConfigError
+from vpsconform.errors import ConfigError
+from vpsconform.options import BY_NAME, OPTIONS, PROFILES
 
 __all__ = ["PROFILES", "ConfigError", "RunConfig", "build_config", "default_report_dir", "target_configured"]
 

@@ -12,16 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
+from vpsconform.client import ApiClient, json_or_none, list_items
 from vpsconform.contract import CREATE_MAX_MINUTES, POLL_SECONDS, RESTORE_MAX_MINUTES
-
-
-class ObservationError(RuntimeError):
-    """Our own observation failed (network, a helper API, a probe): the event could not be seen either way.
-
-    A test that lets it escape ends with its undecided requirements ``inconclusive`` and this reason; it is
-    never a verdict on the target.
-    """
+from vpsconform.errors import NoAnswer, ObservationError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +106,7 @@ def read_list(api: ApiClient, server_id: int | None = None) -> list[dict[str, An
     """The snapshots of one list call; ObservationError when the list cannot be read."""
     try:
         response = api.list_snapshots(server_id)
-    except TransportError as exc:
+    except NoAnswer as exc:
         raise ObservationError(f"the snapshot list could not be read: {exc}") from None
     items = list_items(response)
     if items is None:
@@ -166,7 +159,7 @@ def server_status(api: ApiClient, server_id: int) -> str | None:
     """
     try:
         response = api.get_server(server_id)
-    except TransportError as exc:
+    except NoAnswer as exc:
         raise ObservationError(f"the servers API could not be read: {exc}") from None
     body = json_or_none(response)
     if response.status_code in (404, 405, 501):

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from vpsconform.errors import ConfigError
+
 if TYPE_CHECKING:
     import pytest
 
@@ -24,10 +26,6 @@ PROFILES = ("smoke", "standard", "deep")
 EVERYWHERE = frozenset({"cli", "pytest", "env", "file"})
 CLI_ONLY = frozenset({"cli"})
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or malformed; the message is one line meant for the user."""
 
 
 Parse = Callable[[Any, str], Any]

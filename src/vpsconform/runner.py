@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vpsconform.client import ApiClient, TransportError
+from vpsconform.client import ApiClient
 from vpsconform.config import RunConfig
+from vpsconform.errors import NoAnswer, ProbeError, Stop
 from vpsconform.paths import SUITES_DIR
 from vpsconform.plugin import Preset
-from vpsconform.probes import ProbeError, Probes
+from vpsconform.probes import Probes
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
@@ -39,14 +40,6 @@ VERDICT_STYLE = dict(
 )
 
 
-class Stop(Exception):
-    """Ends the command with a one-line message and an exit status."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def preflight(config: RunConfig, console: Console) -> None:
     """Fail fast, with one line, on an unreachable target, a rejected token or a broken probe."""
     redactor = Redactor(config.secrets)
@@ -60,7 +53,7 @@ def preflight(config: RunConfig, console: Console) -> None:
     )
     try:
         response = api.list_snapshots()
-    except TransportError as exc:
+    except NoAnswer as exc:
         raise Stop(f"target unreachable: {redactor.text(str(exc))}", EXIT_ERROR) from None
     finally:
         api.close()

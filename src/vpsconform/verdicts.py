@@ -17,6 +17,7 @@ import httpx
 
 from vpsconform.catalog import Requirement
 from vpsconform.client import EXCHANGE, Exchange
+from vpsconform.errors import StopCheck
 
 
 class Verdict(StrEnum):
@@ -95,10 +96,6 @@ def status_matches(status: int, patterns: Iterable[int | str]) -> bool:
         ):
             return True
     return False
-
-
-class StopCheck(AssertionError):
-    """Raised by a check marked ``stop=True`` when what follows cannot be evaluated."""
 
 
 class Checker:

@@ -12,18 +12,12 @@ from typing import Any
 
 import pytest
 
-from vpsconform.client import TransportError
-from vpsconform.interlock import ReusedId, UnsafeRequest
-from vpsconform.observe import ObservationError
+from vpsconform.errors import ObservationFailed, UnsafeRequest
 from vpsconform.plugin.parallel import PAYLOAD, finished_test
 from vpsconform.plugin.state import RunState, state_of
-from vpsconform.probes import ProbeError
-from vpsconform.verdicts import Checker, Finding, StopCheck, Verdict
+from vpsconform.verdicts import Checker, Finding, Verdict
 
 ITEM_NOTES = pytest.StashKey[dict[str, Any]]()
-#: Exceptions that mean our observation failed, not the target: the test's open requirements are inconclusive.
-#: A reused id is one: the target may reuse ids, but the run may not send what would touch the new holder.
-UNOBSERVED = (TransportError, ObservationError, ProbeError, ReusedId)
 
 
 def declared(item: pytest.Item) -> list[str]:
@@ -96,11 +90,13 @@ def pytest_runtest_makereport(
     elif report.failed and excinfo is not None:
         notes["failed"] = True
         first_line = state.redactor.text(f"{excinfo.value}".splitlines()[0] if str(excinfo.value) else "")
-        if isinstance(excinfo.value, UNOBSERVED):
+        # The exception tree classifies (vpsconform.errors): our observation failed -> inconclusive; a refused
+        # request -> error; a failed check (StopCheck or assert) during the call was judged where it failed.
+        if isinstance(excinfo.value, ObservationFailed):
             notes["unobserved"] = notes["unobserved"] or first_line
         elif isinstance(excinfo.value, UnsafeRequest):
             notes["error"] = f"the interlock refused a request: {first_line}"
-        elif not isinstance(excinfo.value, (StopCheck, AssertionError)) or report.when != "call":
+        elif not isinstance(excinfo.value, AssertionError) or report.when != "call":
             notes["error"] = f"{excinfo.typename}: {first_line}"
     if report.when == "teardown":
         settle(state, item, notes, report)

@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 
-from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
+from vpsconform.client import ApiClient, json_or_none, list_items
 from vpsconform.contract import SNAPSHOT_LIMIT
+from vpsconform.errors import NoAnswer, ObservationError
 from vpsconform.ledger import snapshot_id_of
-from vpsconform.observe import ObservationError, Timeline, server_status, watch_restore, watch_snapshot
+from vpsconform.observe import Timeline, server_status, watch_restore, watch_snapshot
 from vpsconform.plugin.budget import Grant
 from vpsconform.plugin.state import RunState
 
@@ -95,12 +96,12 @@ class Snapshots:
         progress, which the docs allow) is deferred — retried when a later lease needs that room, and by
         the session's sweep — so no test waits out a snapshot it no longer needs.
         """
-        with contextlib.suppress(TransportError):
+        with contextlib.suppress(NoAnswer):
             self._adopt_by_name()
         wanted = set(self.created)
         entries = [e for e in self._state.ledger.alive() if (e.account, e.snapshot_id) in wanted]
         if entries:
-            with contextlib.suppress(TransportError):
+            with contextlib.suppress(NoAnswer):
                 self._state.sweeper().run(0.0, only=entries)
             self._state.deferred.extend(e for e in entries if e.alive)
 
@@ -200,7 +201,7 @@ class Servers:
                     break
                 time.sleep(self._state.timing.poll_interval)
                 if deferred:  # the run's own refused deletes may be what holds the room: try them again
-                    with contextlib.suppress(TransportError):
+                    with contextlib.suppress(NoAnswer):
                         self._state.sweeper().run(0.0, only=deferred)
         if chosen is None:
             yield None

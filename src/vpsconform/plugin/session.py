@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from vpsconform.cleanup import SweepResult, deadline_for
-from vpsconform.client import TransportError
-from vpsconform.config import ConfigError, build_config, target_configured
+from vpsconform.config import build_config, target_configured
 from vpsconform.contract import ABSENT_ID
+from vpsconform.errors import ConfigError, NoAnswer
 from vpsconform.ledger import Ledger
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
 from vpsconform.plugin.outcomes import declared
@@ -126,7 +126,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     musts = sum(r.level in ("MUST", "SHOULD") for r in state.catalog.values())
     state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
     for client in state.clients_by_account().values():
-        with contextlib.suppress(TransportError):
+        with contextlib.suppress(NoAnswer):
             if listed_with_id(client, ABSENT_ID):
                 state.interlock.forget_absent()
                 state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")

@@ -19,7 +19,7 @@ from vpsconform.client import (
     SNAPSHOTS,
     ApiClient,
     Exchange,
-    TransportError,
+    NoAnswer,
     json_or_none,
     server_of,
 )
@@ -138,7 +138,7 @@ class RunState:
         for account, client in self.clients_by_account().items():
             try:
                 found = listed_with_id(client, snapshot_id)
-            except TransportError as exc:
+            except NoAnswer as exc:
                 return f"could not be checked for reuse: listing the {account} account failed ({exc})"
             if found is None:
                 return f"could not be checked for reuse: the {account} account's list was unreadable"

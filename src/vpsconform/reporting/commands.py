@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
+from vpsconform.errors import ReportError
 from vpsconform.redaction import Redactor
 from vpsconform.reporting.compare import comparison, load_runs, render_compare
-from vpsconform.reporting.files import REPORT_HTML, SUMMARY_MD, ReportError, load_report, write_renderings
+from vpsconform.reporting.files import REPORT_HTML, SUMMARY_MD, load_report, write_renderings
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 #: Environment variables whose values never appear in a rendering (the default token variables).

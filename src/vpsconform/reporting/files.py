@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vpsconform.errors import ReportError
 from vpsconform.redaction import Redactor
 from vpsconform.reporting.junit import junit_xml
 from vpsconform.reporting.render import render_html, render_summary
@@ -14,10 +15,6 @@ from vpsconform.reporting.render import render_html, render_summary
 #: The report files a run writes, and the required keys of a report.json that can be rendered.
 REPORT_JSON, JUNIT_XML, REPORT_HTML, SUMMARY_MD = "report.json", "junit.xml", "report.html", "summary.md"
 REQUIRED_KEYS = ("verdict", "scope", "summary", "target", "suite", "started_at", "duration_s", "requirements")
-
-
-class ReportError(ValueError):
-    """A report.json that is missing, unreadable or not a vpsconform report."""
 
 
 def redact(value: Any, redactor: Redactor) -> Any:
