@@ -179,9 +179,7 @@ def test_restore_brings_back_the_snapshot_data(api, servers, snapshots, probes, 
         if first is None:
             check.inconclusive_all(ALL, "no configured server has 2 free snapshot slots")
             return
-        second = stack.enter_context(servers.lease(room=1, exclude=(first,)))
-        if second == first:
-            second = None
+        second = stack.enter_context(servers.lease(room=1, exclude=(first,)))  # never `first`: excluded
 
         def scenario(server_id: int) -> Scenario:
             return Scenario(api, snapshots, servers, probes, names, timing, server_id)

@@ -72,15 +72,6 @@ class Timeline:
         return self.observations[-1].status if self.observations else None
 
     @property
-    def statuses(self) -> list[str | None]:
-        """Distinct statuses in the order they were first seen."""
-        seen: list[str | None] = []
-        for obs in self.observations:
-            if not seen or seen[-1] != obs.status:
-                seen.append(obs.status)
-        return seen
-
-    @property
     def completed_at(self) -> float | None:
         """Seconds from the start of the watch to the first ``completed`` poll."""
         return next((o.at for o in self.observations if o.status == "completed"), None)

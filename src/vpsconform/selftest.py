@@ -44,7 +44,6 @@ class Cell:
     declared: tuple[str, ...] = ()
     keeps_snapshots: bool = False  # the fault keeps deleted snapshots: leftovers are not the suite's doing
     verdict: str = "error"
-    exit_code: int | None = None
     failed: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     problem: str = ""
@@ -125,7 +124,6 @@ def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
         cell.stats = _read_json(stats_file)
         return cell
     cell.seconds = time.monotonic() - started
-    cell.exit_code = done.returncode
     cell.stats = _read_json(stats_file)
     if cell.stats is None:
         cell.problem = "the target wrote no stats"

@@ -19,12 +19,12 @@ from vpsconform.client import (
     SNAPSHOTS,
     ApiClient,
     Exchange,
-    NoAnswer,
     json_or_none,
     server_of,
 )
 from vpsconform.config import RunConfig, default_report_dir
 from vpsconform.contract import ABSENT_ID
+from vpsconform.errors import NoAnswer
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
@@ -33,8 +33,6 @@ from vpsconform.plugin.locks import ServerLocks
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 from vpsconform.verdicts import Checker, Finding, Findings, Verdict
-
-ACCOUNTS = ("main", "foreign", "anonymous")
 
 
 @dataclasses.dataclass

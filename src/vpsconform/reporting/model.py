@@ -25,9 +25,8 @@ from vpsconform.verdicts import RequirementResult, Verdict
 BINDING = frozenset({"MUST", "SHOULD"})
 #: Requirement verdicts that judged the requirement one way or the other.
 JUDGED = frozenset({Verdict.PASS.value, Verdict.WARN.value, Verdict.FAIL.value})
-#: Requirement verdicts in display order, and the run verdicts.
+#: Requirement verdicts in display order.
 VERDICTS = tuple(v.value for v in Verdict)
-RUN_VERDICTS = ("conformant", "nonconformant", "incomplete", "error")
 #: The documented duration windows (production minutes) that measurements are shown against.
 WINDOWS: dict[str, dict[str, float]] = {
     "create": {"min": CREATE_MIN_MINUTES, "max": CREATE_MAX_MINUTES},
