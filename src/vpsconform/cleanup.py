@@ -22,6 +22,7 @@ from vpsconform.errors import NoAnswer
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
+from vpsconform.options import REMOTE_MAX_RPS
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
@@ -178,7 +179,7 @@ def resume_cleanup(
     timing = Timing(float(header.get("time_scale", 1.0)), float(header.get("timing_tolerance", 0.1)))
     redactor_secrets: dict[str, str] = {}
     clients: dict[str, ApiClient] = {}
-    limiter = RateLimiter(float(header.get("max_rps", 20.0)))
+    limiter = RateLimiter(float(header.get("max_rps", REMOTE_MAX_RPS)))
     interlock = Interlock(ledger.ids, absent=(), prefix=str(header["prefix"]))
     for account, variable in (header.get("token_env") or {}).items():
         if not variable or not header["servers"].get(account):

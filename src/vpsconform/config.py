@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vpsconform.errors import ConfigError
-from vpsconform.options import BY_NAME, OPTIONS, PROFILES
+from vpsconform.options import BY_NAME, OPTIONS, PROFILES, REMOTE_MAX_RPS
 
 __all__ = ["PROFILES", "ConfigError", "RunConfig", "build_config", "default_report_dir", "target_configured"]
 
@@ -42,7 +42,7 @@ class RunConfig:
     profile: str = "standard"
     seed: int = 0
     report_dir: Path | None = None
-    max_rps: float = 20.0
+    max_rps: float = REMOTE_MAX_RPS
     request_timeout: float = 30.0
     jobs: int = 1
     embedded: bool = False
@@ -260,7 +260,7 @@ def build_config(
         profile=source.get("profile", BY_NAME["profile"].default),
         seed=int.from_bytes(os.urandom(3), "big") if seed is None else seed,
         report_dir=Path(report_dir) if report_dir is not None else None,
-        max_rps=source.get("max_rps", 0.0 if base is not None else 20.0),
+        max_rps=source.get("max_rps", 0.0 if base is not None else REMOTE_MAX_RPS),
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
         jobs=min(source.get("jobs", BY_NAME["jobs"].default), len(server_ids)),  # one scenario per server
         embedded=base is not None,

@@ -15,6 +15,7 @@ from typing import Any
 from vpsconform.client import ApiClient, json_or_none, list_items
 from vpsconform.contract import CREATE_MAX_MINUTES, POLL_SECONDS, RESTORE_MAX_MINUTES
 from vpsconform.errors import NoAnswer, ObservationError
+from vpsconform.ledger import same_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +111,7 @@ def find_snapshot(api: ApiClient, snapshot_id: int, server_id: int | None) -> di
 
     Raises ObservationError when the list itself cannot be read, so "absent" is never a guess.
     """
-    return next((item for item in read_list(api, server_id) if item.get("id") == snapshot_id), None)
+    return next((item for item in read_list(api, server_id) if same_id(item.get("id"), snapshot_id)), None)
 
 
 def watch_snapshot(

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from vpsconform.config import RunConfig
 
 PROFILES = ("smoke", "standard", "deep")
+#: The request rate cap (per second) of a run against a remote target; the embedded target runs uncapped.
+REMOTE_MAX_RPS = 20.0
 EVERYWHERE = frozenset({"cli", "pytest", "env", "file"})
 CLI_ONLY = frozenset({"cli"})
 F = TypeVar("F", bound=Callable[..., Any])
@@ -208,7 +210,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "max_rps", "--max-rps",
-        "request rate cap (default 20/s for remote targets, none for the embedded one)",
+        f"request rate cap (default {REMOTE_MAX_RPS:g}/s for remote targets, none for the embedded one)",
         "N", kind=float, parse=_number(0, strictly=False), reproduce=True,
     ),
     Option(

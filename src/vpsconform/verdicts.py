@@ -154,11 +154,11 @@ class Checker:
         stop: bool = False,
     ) -> bool:
         """Pass, or fail (MUST) or warn (interpretation); ``stop`` ends the test on failure."""
-        level = self._requirement(requirement).level
+        binding = self._requirement(requirement).binding
         if ok:
             self.record(requirement, Verdict.PASS, message)
             return True
-        verdict = Verdict.FAIL if level in ("MUST", "SHOULD") else Verdict.WARN
+        verdict = Verdict.FAIL if binding else Verdict.WARN
         self.record(requirement, verdict, message, evidence)
         if stop:
             raise StopCheck(f"{requirement}: {message}")

@@ -123,7 +123,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     state = state_of(session.config)
     if state is None:
         return
-    musts = sum(r.level in ("MUST", "SHOULD") for r in state.catalog.values())
+    musts = sum(r.binding for r in state.catalog.values())
     state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
     for client in state.clients_by_account().values():
         with contextlib.suppress(NoAnswer):
