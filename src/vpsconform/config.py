@@ -262,7 +262,9 @@ def build_config(
         report_dir=Path(report_dir) if report_dir is not None else None,
         max_rps=source.get("max_rps", 0.0 if base is not None else REMOTE_MAX_RPS),
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
-        jobs=min(source.get("jobs", BY_NAME["jobs"].default), len(server_ids)),  # one scenario per server
+        # A remote target's waits are its clock's: one scenario per server by default (the fast path). The
+        # embedded target's are CPU: parallel workers measured no faster there, so it stays serial.
+        jobs=min(source.get("jobs", 1 if base is not None else len(server_ids)), len(server_ids)),
         embedded=base is not None,
         token_env=token_env,
         foreign_token_env=foreign_env,

@@ -218,8 +218,10 @@ OPTIONS: tuple[Option, ...] = (
         "S", kind=float, parse=_number(0, strictly=True, maximum=600), default=30.0, reproduce=True,
     ),
     Option(
-        "jobs", "--jobs", "scenarios run in parallel, each on its own server (at most one per server)",
-        "N", kind=int, parse=_integer(1), default=1, where=frozenset({"cli", "env", "file"}),
+        "jobs", "--jobs",
+        "scenarios run in parallel, each on its own server (default one per configured server with --target,"
+        " 1 for the embedded target; --jobs 1 runs them one by one)",
+        "N", kind=int, parse=_integer(1), where=frozenset({"cli", "env", "file"}),
     ),
     Option(
         "config", "--config",
