@@ -230,7 +230,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "select", "--select",
-        "only the tests matching this pytest -k expression (reproduction commands use it)",
+        "only the tests matching this pytest -k expression (reproduction commands use it); requirement IDs"
+        " match too: AUTH-01, or AUTH- for an area",
         "EXPR", where=CLI_ONLY,
     ),
     Option(

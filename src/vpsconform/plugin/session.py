@@ -84,6 +84,11 @@ def _activate(config: pytest.Config) -> RunState:
     return state
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Let a selection (-k, --select) name what a test checks: ``-k "DELETE-"`` picks the DELETE area."""
+    item.extra_keyword_matches.update(declared(item))
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     """Remember tests a selection (-k, -m) took out, with their requirements, for the run's scope."""
     if items:
