@@ -9,7 +9,7 @@ import httpx
 from _helpers import remove
 
 from vpsconform.client import ApiClient, server_of
-from vpsconform.observe import ObservationError
+from vpsconform.errors import ObservationError
 
 RETRIES_ON_429 = 3
 

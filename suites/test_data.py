@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from vpsconform.contract import CREATE_MAX_MINUTES, RESTORE_MAX_MINUTES
+from vpsconform.errors import ProbeError
 from vpsconform.observe import find_snapshot, poll_until
-from vpsconform.probes import ProbeError
 
 ALL = ("DATA-01", "DATA-02", "DATA-03")
 
@@ -161,7 +162,7 @@ def point_in_time(scenario: Scenario) -> None:
 
 @pytest.mark.requirement(*ALL)
 @pytest.mark.profile("standard")
-@pytest.mark.waits(50)  # waits for snapshots and restores
+@pytest.mark.waits(2 * (CREATE_MAX_MINUTES + RESTORE_MAX_MINUTES))  # waits for snapshots and restores
 @pytest.mark.needs("probes")
 @pytest.mark.servers(2)  # and a third, when free, to retry the point in time
 def test_restore_brings_back_the_snapshot_data(api, servers, snapshots, probes, names, check, timing):
@@ -179,9 +180,7 @@ def test_restore_brings_back_the_snapshot_data(api, servers, snapshots, probes, 
         if first is None:
             check.inconclusive_all(ALL, "no configured server has 2 free snapshot slots")
             return
-        second = stack.enter_context(servers.lease(room=1, exclude=(first,)))
-        if second == first:
-            second = None
+        second = stack.enter_context(servers.lease(room=1, exclude=(first,)))  # never `first`: excluded
 
         def scenario(server_id: int) -> Scenario:
             return Scenario(api, snapshots, servers, probes, names, timing, server_id)

@@ -9,6 +9,8 @@ import pytest
 from _helpers import wait_out_restore
 
 from vpsconform.client import ApiClient, list_items, server_of
+from vpsconform.contract import CREATE_MAX_MINUTES
+from vpsconform.ledger import same_id
 
 
 # Helpers --
@@ -46,7 +48,7 @@ def delete_once(api: ApiClient, snapshot_id: Any) -> httpx.Response:
 # DELETE-01..06 --
 @pytest.mark.requirement("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
 @pytest.mark.profile("standard")
-@pytest.mark.waits(10)  # waits for snapshots to complete
+@pytest.mark.waits(CREATE_MAX_MINUTES)  # waits for snapshots to complete
 def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, names, timing, check):
     """Two completed snapshots; delete one: 204, empty, gone from both lists, restore and delete again 404.
 
@@ -287,6 +289,6 @@ def _status_of(api: ApiClient, server_id: int, snapshot_id: str) -> Any:
     """The status the filtered (else the unfiltered) list gives a snapshot, or None when it is not listed."""
     for scope in (server_id, None):
         for item in list_items(api.list_snapshots(scope)) or []:
-            if str(item.get("id")) == snapshot_id:
+            if same_id(item.get("id"), snapshot_id):
                 return item.get("status")
     return None

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from schemathesis import GenerationMode
 
 from vpsconform.contract import SNAPSHOT_LIMIT
-from vpsconform.fuzzing import UNDELIVERED, judge, load_schema, make_safe, send
+from vpsconform.errors import ObservationFailed
+from vpsconform.fuzzing import judge, load_schema, make_safe, send
 
 SCHEMA = load_schema()
 OPERATIONS = [op.ok() for op in SCHEMA.get_all_operations()]
@@ -64,7 +65,7 @@ def test_generated_requests(operation, mode, api, check, run_config, servers, na
             snapshot_id = new_snapshot_id(response)
             if snapshot_id is not None:
                 api.delete_snapshot(snapshot_id)  # free the slot at once; the ledger tracks it either way
-        except UNDELIVERED:
+        except ObservationFailed:
             lost.append(operation.label)  # our observation failed, not the target: discard the example
             reject()
 

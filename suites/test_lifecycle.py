@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from vpsconform.contract import CREATE_MAX_MINUTES
 from vpsconform.observe import Timeline, find_snapshot, watch_snapshot
 
 DOCUMENTED_STATUSES = ("in_progress", "completed")
@@ -109,7 +110,7 @@ def status_of(item: dict[str, Any] | None) -> str:
 
 @pytest.mark.requirement(*ALL)
 @pytest.mark.profile("standard")
-@pytest.mark.waits(20)  # waits for snapshots to complete
+@pytest.mark.waits(2 * CREATE_MAX_MINUTES)  # waits for snapshots to complete
 def test_snapshots_complete_in_time_and_keep_their_facts(
     api, servers, snapshots, names, check, timing, run_state
 ):

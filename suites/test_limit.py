@@ -16,10 +16,9 @@ import pytest
 from _helpers import remove
 from _limit import create, describe, fill, full_requirement, holdings, refuse_on_full
 
-from vpsconform.client import ApiClient, TransportError, json_or_none
-from vpsconform.contract import SNAPSHOT_LIMIT
-from vpsconform.observe import ObservationError
-from vpsconform.verdicts import StopCheck
+from vpsconform.client import ApiClient, json_or_none
+from vpsconform.contract import CREATE_MAX_MINUTES, SNAPSHOT_LIMIT
+from vpsconform.errors import NoAnswer, ObservationError, StopCheck
 
 BURST_SIZE = 12  # concurrent creates released together on one server: 5 may succeed, 7 must be refused
 
@@ -143,7 +142,7 @@ def test_five_per_server_counting_unfinished_ones(api, servers, snapshots, asked
 # LIMIT-03, LIMIT-07: completed snapshots count too --
 @pytest.mark.requirement("LIMIT-03", "LIMIT-07")
 @pytest.mark.profile("standard")
-@pytest.mark.waits(10)  # waits for snapshots to complete
+@pytest.mark.waits(CREATE_MAX_MINUTES)  # waits for snapshots to complete
 def test_full_of_completed_snapshots(api, servers, snapshots, asked, names, timing, check):
     """Fill a server to 5 and wait until all have completed: a 6th create is still refused (400).
 
@@ -214,7 +213,7 @@ def test_concurrent_creates_never_exceed_five(api, servers, snapshots, asked, na
             try:
                 gate.wait(timeout=10)
                 answers[index] = snapshots.create(server_id, name=sent[index])[0]
-            except (TransportError, threading.BrokenBarrierError) as exc:
+            except (NoAnswer, threading.BrokenBarrierError) as exc:
                 answers[index] = exc
 
         threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(BURST_SIZE)]

@@ -15,7 +15,9 @@ import pytest
 from _helpers import MALFORMED_ABSENT_IDS
 
 from vpsconform.contract import ABSENT_ID
-from vpsconform.observe import ObservationError, find_snapshot
+from vpsconform.errors import ObservationError
+from vpsconform.ledger import same_id
+from vpsconform.observe import find_snapshot
 
 
 def absent_id_is_free(api) -> bool:
@@ -23,7 +25,7 @@ def absent_id_is_free(api) -> bool:
     _, items = api.list_all()
     if items is None:
         raise ObservationError("the account's list could not be read to make sure the id is absent")
-    return all(item.get("id") != ABSENT_ID for item in items)
+    return not any(same_id(item.get("id"), ABSENT_ID) for item in items)
 
 
 @pytest.mark.requirement("NOTFOUND-01")

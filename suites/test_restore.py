@@ -18,8 +18,10 @@ import time
 import pytest
 
 from vpsconform.client import json_or_none
-from vpsconform.observe import ObservationError, find_snapshot, poll_until, server_status
-from vpsconform.probes import ProbeError
+from vpsconform.contract import CREATE_MAX_MINUTES, RESTORE_MAX_MINUTES
+from vpsconform.errors import ObservationError, ProbeError
+from vpsconform.ledger import same_id
+from vpsconform.observe import find_snapshot, poll_until, server_status
 
 ALL = (
     "RESTORE-01",
@@ -105,7 +107,7 @@ class RestoreWatch:
 
 @pytest.mark.requirement(*ALL)
 @pytest.mark.profile("standard")
-@pytest.mark.waits(40)  # waits for a snapshot and two restores
+@pytest.mark.waits(CREATE_MAX_MINUTES + 2 * RESTORE_MAX_MINUTES)  # waits for a snapshot and two restores
 def test_restore_lifecycle(api, servers, snapshots, names, check, timing, run_state, request):
     """Restore a snapshot: refused while in progress, then accepted, exclusive, finished in time, repeatable.
 
@@ -274,11 +276,11 @@ def check_restore_body(check, restore, snapshot_id: int, name: str, server_id: i
     problems = []
     if body.get("status") != "success":
         problems.append(f"status {body.get('status')!r}, expected 'success'")
-    if snapshot.get("id") != snapshot_id:
+    if not same_id(snapshot.get("id"), snapshot_id):
         problems.append(f"snapshot.id {snapshot.get('id')!r}, expected {snapshot_id}")
     if snapshot.get("name") != name:
         problems.append(f"snapshot.name {snapshot.get('name')!r}, expected {name!r}")
-    if server.get("id") != server_id:
+    if not same_id(server.get("id"), server_id):
         problems.append(f"server.id {server.get('id')!r}, expected {server_id}")
     check.that(
         "RESTORE-02",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from vpsconform.client import SNAPSHOTS, json_or_none
-from vpsconform.contract import ABSENT_ID
+from vpsconform.contract import ABSENT_ID, CREATE_MAX_MINUTES, RESTORE_MAX_MINUTES
 from vpsconform.fuzzing import load_schema, validate
 
 SCHEMA = load_schema()
@@ -60,7 +60,7 @@ def test_create_and_list_answers_match_the_contract(api, check, servers, snapsho
 
 @pytest.mark.requirement("SCHEMA-03", "SCHEMA-04", "SCHEMA-05")
 @pytest.mark.profile("standard")
-@pytest.mark.waits(25)  # waits for a snapshot and a restore
+@pytest.mark.waits(CREATE_MAX_MINUTES + RESTORE_MAX_MINUTES)  # waits for a snapshot and a restore
 def test_restore_and_delete_answers_match_the_contract(api, check, servers, snapshots, names):
     """restore (of a completed snapshot) and delete answer with their documented codes, type and shape."""
     declared = ("SCHEMA-03", "SCHEMA-04", "SCHEMA-05")

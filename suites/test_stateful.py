@@ -17,11 +17,10 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.transport import Response
 from schemathesis.generation.stateful import run_state_machine_as_test
 
-from vpsconform.client import TransportError
 from vpsconform.contract import SNAPSHOT_LIMIT
+from vpsconform.errors import NoAnswer, ObservationFailed
 from vpsconform.fuzzing import (
     RESPONSE_CHECKS,
-    UNDELIVERED,
     load_schema,
     make_safe,
     operation_id,
@@ -79,7 +78,7 @@ def test_generated_workflows(api, check, run_config, run_state, servers, names):
             totals["steps"] += 1
             try:
                 return Response.from_httpx(send(api, case), verify=True)
-            except UNDELIVERED:
+            except ObservationFailed:
                 reject()  # the answer was lost, or an old id now names another's: discard the scenario
 
         def after_call(self, response, case):
@@ -122,7 +121,7 @@ def test_generated_workflows(api, check, run_config, run_state, servers, names):
         def teardown(self):
             for snapshot_id in self.created:
                 if snapshot_id not in self.deleted:
-                    with contextlib.suppress(TransportError):  # a lost answer: the run's sweep retries
+                    with contextlib.suppress(NoAnswer):  # a lost answer: the run's sweep retries
                         api.delete_snapshot(snapshot_id)
             for server_id in self.restoring:
                 servers.wait_idle(server_id)

@@ -17,7 +17,8 @@ import pytest
 from _helpers import wait_out_restore
 
 from vpsconform.client import ApiClient, list_items, server_of
-from vpsconform.contract import SNAPSHOT_LIMIT
+from vpsconform.contract import CREATE_MAX_MINUTES, SNAPSHOT_LIMIT
+from vpsconform.ledger import same_id
 
 #: Answers to a filter on another account's server that show nothing by construction (LIST-06 judges them).
 REFUSALS = (400, 403, 404)
@@ -28,7 +29,7 @@ FOREIGN = pytest.mark.needs("foreign-account")
 def leaks(items: list[dict[str, Any]], server_id: int, name: str) -> list[Any]:
     """Ids of items that belong to the other account: on its server, or carrying its snapshot's name."""
     return [
-        item.get("id") for item in items if str(server_of(item)) == str(server_id) or item.get("name") == name
+        item.get("id") for item in items if same_id(server_of(item), server_id) or item.get("name") == name
     ]
 
 
@@ -155,7 +156,7 @@ def test_foreign_account_cannot_see_our_new_snapshot(api, foreign_api, servers, 
 
 @pytest.mark.requirement("TENANT-01", "TENANT-02", "TENANT-03")
 @pytest.mark.profile("standard")
-@pytest.mark.waits(10)  # waits for snapshots to complete
+@pytest.mark.waits(CREATE_MAX_MINUTES)  # waits for snapshots to complete
 @FOREIGN
 def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
     api, foreign_api, servers, snapshots, names, timing, check
@@ -199,7 +200,7 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
         if listed is None:
             check.inconclusive("TENANT-03", "our filtered list could not be read after the foreign delete")
         else:
-            survived = any(str(item.get("id")) == str(snapshot_id) for item in listed)
+            survived = any(same_id(item.get("id"), snapshot_id) for item in listed)
             check.that(
                 "TENANT-03",
                 survived,
@@ -273,7 +274,7 @@ def test_our_list_never_shows_a_new_foreign_snapshot(api, foreign_api, run_confi
 
 @pytest.mark.requirement("TENANT-05")
 @pytest.mark.profile("standard")
-@pytest.mark.waits(10)  # waits for snapshots to complete
+@pytest.mark.waits(CREATE_MAX_MINUTES)  # waits for snapshots to complete
 @FOREIGN
 def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, snapshots, names, check):
     """The other account's snapshot stays out of our list once it has completed, too.

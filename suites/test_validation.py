@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from vpsconform.client import SNAPSHOTS, json_or_none
+from vpsconform.ledger import snapshot_id_of
 
 _UNSET: Any = object()
 
@@ -73,13 +74,10 @@ class Bench:
         response = self.api.request("POST", SNAPSHOTS, **kwargs)
         if 200 <= response.status_code < 300:
             body = json_or_none(response)
-            for item in body if isinstance(body, list) else [body]:
-                if (
-                    isinstance(item, dict)
-                    and isinstance(item.get("id"), int)
-                    and not isinstance(item["id"], bool)
-                ):
-                    self.snapshots.created.append((self.api.label, item["id"]))
+            for item in body if isinstance(body, list) else [body]:  # a list: each item landed
+                snapshot_id = snapshot_id_of(item.get("id")) if isinstance(item, dict) else None
+                if snapshot_id is not None:
+                    self.snapshots.created.append((self.api.label, snapshot_id))
                     self.discard(item)
         return response
 

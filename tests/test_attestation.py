@@ -19,7 +19,8 @@ from test_cli import assert_one_line_error, remote_args, vpsconform
 
 from vpsconform.catalog import spec_hash
 from vpsconform.cli import main
-from vpsconform.config import ConfigError, build_config
+from vpsconform.config import build_config
+from vpsconform.errors import ConfigError
 from vpsconform.redaction import Redactor
 from vpsconform.reference.server import RunningTarget
 from vpsconform.reporting import write_all

@@ -128,7 +128,8 @@ def test_toml_blocks_are_valid_config_files(body: str, tmp_path: Path) -> None:
     assert config.target == settings["target"]
     assert list(config.server_ids) == settings["server_id"]
     assert list(config.foreign_server_ids) == settings.get("foreign_server_id", [])
-    assert (config.jobs, config.max_rps) == (settings.get("jobs", 1), settings.get("max_rps", 20))
+    jobs = settings.get("jobs", len(settings["server_id"]))  # default: one scenario per configured server
+    assert (config.jobs, config.max_rps) == (jobs, settings.get("max_rps", 20))
 
 
 def _workflow(name: str) -> dict[str, Any]:

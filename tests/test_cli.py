@@ -40,6 +40,11 @@ def remote_args(target: RunningTarget, account: str = "main") -> list[str]:
     ]
 
 
+#: What runs against a loopback reference target add: parallel workers (the default against a target) would
+#: cost start-up and CPU there and buy nothing; test_parallel.py and test_interrupt.py run the default.
+SERIAL = ("--jobs", "1")
+
+
 def assert_one_line_error(done: subprocess.CompletedProcess, code: int, fragment: str) -> None:
     assert done.returncode == code, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
@@ -112,7 +117,13 @@ def test_failing_probe_exits_2(reference_target: RunningTarget) -> None:
 @pytest.mark.slow
 def test_select_that_matches_nothing_exits_2(reference_target: RunningTarget, tmp_path: Path) -> None:
     done = vpsconform(
-        "run", *remote_args(reference_target), "--select", "no_such_test", "--report-dir", str(tmp_path)
+        "run",
+        *remote_args(reference_target),
+        *SERIAL,
+        "--select",
+        "no_such_test",
+        "--report-dir",
+        str(tmp_path),
     )
     assert_one_line_error(done, 2, "no test matched")
 
@@ -133,7 +144,7 @@ def test_remote_run_writes_reports_without_the_token(reference_target: RunningTa
         "--seed",
         "7",
     ]
-    done = vpsconform(*["run", *args])
+    done = vpsconform(*["run", *args, *SERIAL])
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["verdict"] == "conformant"
@@ -188,7 +199,13 @@ def test_pytest_and_the_cli_reach_the_same_verdicts(reference_target: RunningTar
         reference_target.probe_read_command,
     ]
     cli = vpsconform(
-        "run", *common, "--select", "auth or validation or tenant", "--report-dir", str(tmp_path / "cli")
+        "run",
+        *common,
+        *SERIAL,
+        "--select",
+        "auth or validation or tenant",
+        "--report-dir",
+        str(tmp_path / "cli"),
     )
     assert cli.returncode == 0, cli.stdout[-2000:] + cli.stderr
     suites = Path(__file__).resolve().parents[1] / "suites"

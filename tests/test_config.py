@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vpsconform.config import ConfigError, RunConfig, build_config, target_configured
+from vpsconform.config import RunConfig, build_config, target_configured
+from vpsconform.errors import ConfigError
 
 REMOTE = {"target": "http://127.0.0.1:8000/", "token": "secret-token", "server_ids": ["11", "12"]}
 EMBEDDED = RunConfig(
@@ -155,7 +156,8 @@ def test_precedence_is_flag_then_environment_then_file_then_default(tmp_path: Pa
         (1, 2),
         0.3,
     )
-    assert config.profile == "standard" and config.request_timeout == 30.0 and config.jobs == 1  # defaults
+    assert config.profile == "standard" and config.request_timeout == 30.0  # defaults
+    assert config.jobs == 2  # default against a target: one scenario per configured server
     assert config.config_file == Path("vpsconform.toml")
     assert config.public_dict()["config_file"] == "vpsconform.toml"
 
@@ -234,9 +236,9 @@ def test_pyproject_section_and_explicit_files(tmp_path: Path) -> None:
     assert build_config(REMOTE, env={}).profile == "deep"
     write(tmp_path / "vpsconform.toml", 'profile = "smoke"\n')
     assert build_config(REMOTE, env={}).profile == "smoke"  # vpsconform.toml first
-    other = write(tmp_path / "other.toml", "jobs = 2\n")
-    assert build_config({**REMOTE, "config": str(other)}, env={}).jobs == 2
-    assert build_config(REMOTE, env={"VPSCONFORM_CONFIG": str(other)}).jobs == 2
+    other = write(tmp_path / "other.toml", "jobs = 1\n")
+    assert build_config({**REMOTE, "config": str(other)}, env={}).jobs == 1
+    assert build_config(REMOTE, env={"VPSCONFORM_CONFIG": str(other)}).jobs == 1
     write(other, "jobs = 3\n")
     assert build_config({**REMOTE, "config": str(other)}, env={}).jobs == 2  # one scenario per server
     assert build_config(REMOTE, env={}, file=other).config_file == other
@@ -249,6 +251,16 @@ def test_a_target_in_the_file_counts_as_configured(tmp_path: Path) -> None:
     assert target_configured({}, env={"VPSCONFORM_TARGET": "http://h"})
     write(tmp_path / "vpsconform.toml", 'target = "http://h"\n')
     assert target_configured({}, env={})
+
+
+def test_jobs_defaults_to_one_per_server_against_a_target_and_to_serial_embedded() -> None:
+    assert build_config(REMOTE, env={}).jobs == 2  # two servers: the fast path without a flag
+    three = {**REMOTE, "server_ids": ["11", "12", "13"]}
+    assert build_config(three, env={}).jobs == 3
+    assert build_config({**three, "jobs": "1"}, env={}).jobs == 1  # --jobs 1: serial
+    assert build_config(three, env={"VPSCONFORM_JOBS": "1"}).jobs == 1
+    assert build_config({}, env={}, embedded=EMBEDDED).jobs == 1  # the embedded target stays serial
+    assert build_config({"jobs": "2"}, env={}, embedded=EMBEDDED).jobs == 2  # unless asked
 
 
 def test_jobs_is_at_least_one_and_at_most_one_per_server() -> None:

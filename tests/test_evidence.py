@@ -10,7 +10,8 @@ import pytest
 
 from vpsconform.catalog import load_requirements
 from vpsconform.client import ApiClient
-from vpsconform.probes import ProbeError, Probes
+from vpsconform.errors import ProbeError
+from vpsconform.probes import Probes
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 from vpsconform.reporting import run_verdict

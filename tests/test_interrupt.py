@@ -28,7 +28,11 @@ def _start_run(target: RunningTarget, report_dir: Path) -> subprocess.Popen[str]
     args += [w for sid in main.server_ids[:3] for w in ("--server-id", str(sid))]
     args += ["--foreign-server-id", str(foreign.server_ids[0]), "--max-rps", "0", "--seed", "4"]
     args += ["--report-dir", str(report_dir)]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Its own session, so a kill can take the whole run (the controller and its parallel workers: the
+    # default against a target) as a CI runner does.
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def _wait_for_snapshots(target: RunningTarget, run: subprocess.Popen[str]) -> None:
@@ -49,13 +53,13 @@ def _kill_while_holding_snapshots(target: RunningTarget, run: subprocess.Popen[s
     """
     for _ in range(20):
         _wait_for_snapshots(target, run)
-        run.send_signal(signal.SIGSTOP)
+        os.killpg(run.pid, signal.SIGSTOP)
         time.sleep(0.3)
         if target.stats()["held_by_api"] > 0:
-            run.kill()
+            os.killpg(run.pid, signal.SIGKILL)
             run.communicate(timeout=30)
             return
-        run.send_signal(signal.SIGCONT)
+        os.killpg(run.pid, signal.SIGCONT)
     pytest.fail("the run never held a snapshot at the moment it was frozen")
 
 

@@ -170,6 +170,7 @@ def test_a_config_file_and_the_tokens_variable_are_enough_for_a_remote_run(tmp_p
             "time_scale = 0.002\n"
             "seed = 9\n"
             'report_dir = "out"\n'
+            "jobs = 1\n"  # one selected test: parallel workers (the default with a target) would only cost
         )
         done = subprocess.run(
             [sys.executable, "-m", "vpsconform", "run", "--select", "test_list_answers_count_and_results"],

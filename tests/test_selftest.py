@@ -66,6 +66,18 @@ def test_plan_has_a_chaos_cell_and_plain_variants() -> None:
         selftest.plan(["no-such-cell"])
 
 
+def test_a_fault_cell_runs_the_areas_it_breaks_and_every_other_cell_runs_everything() -> None:
+    cells = {cell.name: cell for cell in selftest.plan()}
+    assert cells["data-no-overwrite"].select == "DATA-"
+    assert cells["create-200"].select == "CREATE- or SCHEMA-"
+    assert cells["time-slow-create"].select is None  # a window: whichever test waits on a create sees it
+    assert cells["robust-filter-500"].select is None  # any 5xx, whichever test provokes it
+    assert all(cell.select is None for cell in cells.values() if cell.kind != "fault")
+    for cell in cells.values():
+        if cell.select is not None:  # every requirement the fault breaks is judged by the narrowed run
+            assert {f"{rid.split('-')[0]}-" for rid in cell.declared} == set(cell.select.split(" or "))
+
+
 def _cell(kind: str, name: str, verdict: str, left: int | None = 0, **stats: int) -> selftest.Cell:
     """A finished cell with its target's counters (zero unless given)."""
     counters = {"foreign_restores": 0, "foreign_deletes": 0, "held_by_api": 0} | stats
@@ -122,10 +134,15 @@ def test_a_cell_reads_its_report_and_its_targets_stats(tmp_path: Path) -> None:
     assert cell.stats is not None and cell.stats["customer_snapshots"] == [1, 123, 1000], cell.problem
     assert cell.foreign_touches == 0
     assert (tmp_path / "fault-lenient-ids" / selftest.STATS_FILE_NAME).is_file()
+    assert cell.select == "NOTFOUND-" and cell.killed and cell.attributed, (cell.verdict, cell.failed)
+    report = json.loads((tmp_path / "fault-lenient-ids" / "report.json").read_text(encoding="utf-8"))
+    left = {entry["id"]: entry["reason"] for entry in report["scope"]["out_of_scope"]}
+    assert left["AUTH-01"].startswith("not selected")  # the narrowed run's other areas: out of scope, no miss
+    assert not any(rid.startswith("NOTFOUND-") for rid in left)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # ~90 full runs of the suite; ~7-8 min on 2 cores
+@pytest.mark.timeout(1800)  # ~90 runs: 25 of the whole suite, 65 narrowed to a fault's areas
 def test_kill_matrix_is_perfect_and_the_published_strength_is_current(tmp_path: Path) -> None:
     jobs = int(os.environ.get("VPSCONFORM_SELFTEST_JOBS", "4"))
     cells = selftest.run_matrix(selftest.plan(), jobs=jobs, seed=1, profile="standard", report_root=tmp_path)

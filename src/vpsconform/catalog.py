@@ -13,6 +13,7 @@ import yaml
 from vpsconform.paths import SPEC_DIR
 
 __all__ = [
+    "BINDING",
     "LEVELS",
     "OPENAPI_FILE",
     "REQUIREMENTS_FILE",
@@ -27,6 +28,8 @@ __all__ = [
 OPENAPI_FILE = "openapi.yaml"
 REQUIREMENTS_FILE = "requirements.yaml"
 LEVELS = frozenset({"MUST", "SHOULD", "interpretation"})
+#: Levels that bind: their failure fails the requirement and the run; an interpretation's only warns.
+BINDING = frozenset({"MUST", "SHOULD"})
 # Sources that are not quotes of the documentation page.
 NON_QUOTE_SOURCES = frozenset({"decision", "silent"})
 
@@ -53,6 +56,11 @@ class Requirement:
     operations: tuple[str, ...]
     judges: str | None = None
     fuzz: tuple[str, ...] = ()
+
+    @property
+    def binding(self) -> bool:
+        """Whether the level binds (MUST or SHOULD): a failure fails the run; an interpretation's warns."""
+        return self.level in BINDING
 
     @property
     def is_quote(self) -> bool:

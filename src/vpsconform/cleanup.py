@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 
-from vpsconform.client import ApiClient, Exchange, TransportError, json_or_none
+from vpsconform.client import ApiClient, Exchange, json_or_none
+from vpsconform.errors import NoAnswer
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
 from vpsconform.observe import Timing
+from vpsconform.options import REMOTE_MAX_RPS
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
@@ -103,7 +105,7 @@ class Sweeper:
             for server_id in server_ids:
                 try:
                     first, items = api.list_all(server_id)
-                except TransportError as exc:
+                except NoAnswer as exc:
                     first, items, unknown = None, None, f"listing failed: {exc}"
                 if items is None and first is not None:
                     items = bare_items(first)
@@ -157,7 +159,7 @@ class Sweeper:
             self._ledger.created(account, sid, server_id)  # (again) alive: a listing shows it
             try:
                 response = api.delete_snapshot(sid)
-            except TransportError:
+            except NoAnswer:
                 refused = True
                 continue
             refused = refused or response.status_code not in (204, 404)
@@ -177,7 +179,7 @@ def resume_cleanup(
     timing = Timing(float(header.get("time_scale", 1.0)), float(header.get("timing_tolerance", 0.1)))
     redactor_secrets: dict[str, str] = {}
     clients: dict[str, ApiClient] = {}
-    limiter = RateLimiter(float(header.get("max_rps", 20.0)))
+    limiter = RateLimiter(float(header.get("max_rps", REMOTE_MAX_RPS)))
     interlock = Interlock(ledger.ids, absent=(), prefix=str(header["prefix"]))
     for account, variable in (header.get("token_env") or {}).items():
         if not variable or not header["servers"].get(account):

@@ -21,10 +21,11 @@ from rich.markup import escape
 
 from vpsconform import __version__
 from vpsconform.cleanup import resume_cleanup
-from vpsconform.config import PROFILES, ConfigError, build_config, default_report_dir, target_configured
+from vpsconform.config import PROFILES, build_config, default_report_dir, target_configured
+from vpsconform.errors import ConfigError, Stop
 from vpsconform.options import reproduce_command, run_options
 from vpsconform.reporting.commands import compare_command, publish_command, report_command, verify_command
-from vpsconform.runner import EXIT_ERROR, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, Stop, execute, preflight
+from vpsconform.runner import EXIT_ERROR, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, execute, preflight
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

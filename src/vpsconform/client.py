@@ -19,11 +19,12 @@ from typing import Any
 import httpx
 
 from vpsconform.contract import SERVERS, SNAPSHOTS
+from vpsconform.errors import NoAnswer
 from vpsconform.interlock import Interlock
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
-__all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange", "TransportError"]
+__all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange"]
 _BODY_LIMIT = 4000
 _UNSET: Any = object()
 #: How many list pages ``list_all`` reads at most.
@@ -36,10 +37,6 @@ RETRIES = 3
 BACKOFF = 0.25
 #: The longest Retry-After honoured, in seconds; a longer one ends the retries.
 MAX_RETRY_AFTER = 60.0
-
-
-class TransportError(RuntimeError):
-    """The target could not be reached or did not answer in time."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +162,7 @@ class ApiClient:
 
         The interlock sees the exact request before it goes out and may refuse it (UnsafeRequest). Reads are
         retried on transport errors with a bounded backoff; a 429 is retried after its Retry-After (it means
-        the request was not acted on); a write whose answer was lost is never resent (TransportError).
+        the request was not acted on); a write whose answer was lost is never resent (NoAnswer).
         """
         merged = {"Accept": "application/json"}
         if authenticated:
@@ -195,6 +192,7 @@ class ApiClient:
             if pause is None:
                 return response
             time.sleep(pause)
+        assert response is not None, "the last attempt returns its response or raises"
         return response
 
     def _send(self, request: httpx.Request, *, retry_lost: bool) -> httpx.Response | None:
@@ -207,12 +205,12 @@ class ApiClient:
         except httpx.TimeoutException as exc:
             if retry_lost:
                 return None
-            raise TransportError(f"{where}: no answer within the timeout ({exc.__class__.__name__})") from exc
+            raise NoAnswer(f"{where}: no answer within the timeout ({exc.__class__.__name__})") from exc
         except httpx.HTTPError as exc:
             if retry_lost:
                 return None
             lost = "" if request.method in IDEMPOTENT else " (not resent: the target may have acted on it)"
-            raise TransportError(f"{where}: {exc.__class__.__name__}: {exc}{lost}") from exc
+            raise NoAnswer(f"{where}: {exc.__class__.__name__}: {exc}{lost}") from exc
         exchange = self.record(response, elapsed=time.perf_counter() - started)
         response.extensions[EXCHANGE] = exchange
         for observer in self._observers:

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vpsconform.options import BY_NAME, OPTIONS, PROFILES, ConfigError
+from vpsconform.errors import ConfigError
+from vpsconform.options import BY_NAME, OPTIONS, PROFILES, REMOTE_MAX_RPS
 
 __all__ = ["PROFILES", "ConfigError", "RunConfig", "build_config", "default_report_dir", "target_configured"]
 
@@ -41,7 +42,7 @@ class RunConfig:
     profile: str = "standard"
     seed: int = 0
     report_dir: Path | None = None
-    max_rps: float = 20.0
+    max_rps: float = REMOTE_MAX_RPS
     request_timeout: float = 30.0
     jobs: int = 1
     embedded: bool = False
@@ -211,11 +212,11 @@ def build_config(
     if target is None and embedded is None:
         raise ConfigError("no --target given (or VPSCONFORM_TARGET set) and no embedded target available")
     token, token_env = source.secret("token")
-    if target is not None and not token:
-        raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
     base = embedded if target is None else None
     if base is not None:
         token, token_env = base.token, base.token_env
+    elif not token:
+        raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
 
     server_ids = source.get("server_ids", ())
     if not server_ids:
@@ -260,9 +261,11 @@ def build_config(
         profile=source.get("profile", BY_NAME["profile"].default),
         seed=int.from_bytes(os.urandom(3), "big") if seed is None else seed,
         report_dir=Path(report_dir) if report_dir is not None else None,
-        max_rps=source.get("max_rps", 0.0 if base is not None else 20.0),
+        max_rps=source.get("max_rps", 0.0 if base is not None else REMOTE_MAX_RPS),
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
-        jobs=min(source.get("jobs", BY_NAME["jobs"].default), len(server_ids)),  # one scenario per server
+        # A remote target's waits are its clock's: one scenario per server by default (the fast path). The
+        # embedded target's are CPU: parallel workers measured no faster there, so it stays serial.
+        jobs=min(source.get("jobs", 1 if base is not None else len(server_ids)), len(server_ids)),
         embedded=base is not None,
         token_env=token_env,
         foreign_token_env=foreign_env,

@@ -27,15 +27,10 @@ from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.transport import Response
 
 from vpsconform.catalog import Requirement
-from vpsconform.client import ApiClient, TransportError
+from vpsconform.client import ApiClient
 from vpsconform.contract import ABSENT_ID
-from vpsconform.interlock import ReusedId
 from vpsconform.paths import SPEC_DIR
 from vpsconform.verdicts import Checker, Verdict
-
-#: Why a generated request got no answer to judge: it was lost, or it named an old id the target gave away.
-#: Our observation failed, not the target: the example is discarded.
-UNDELIVERED = (TransportError, ReusedId)
 
 RESPONSE_CHECKS = [
     not_a_server_error,

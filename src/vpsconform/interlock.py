@@ -16,20 +16,12 @@ from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 from vpsconform.contract import SNAPSHOTS
+from vpsconform.errors import ReusedId, UnsafeRequest
 
 #: Magnitudes at or beyond this fit no integer id column, so no snapshot can have them.
 IMPOSSIBLE = 2**63
 _LEADING = re.compile(r"^[+-]?\d+")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class UnsafeRequest(RuntimeError):
-    """A request the interlock refused: it could touch something this run did not create."""
-
-
-class ReusedId(UnsafeRequest):
-    """A snapshot id the run deleted now names something else (a provider may reuse ids), or could not be
-    shown not to: the request was refused, and what it was to observe stays unobserved."""
 
 
 def _decoded(text: str) -> str:

@@ -14,6 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from vpsconform.client import json_or_none
+
 
 @dataclasses.dataclass
 class Entry:
@@ -26,12 +30,28 @@ class Entry:
 
 
 def snapshot_id_of(value: Any) -> int | None:
-    """A snapshot id as a provider may send it: an integer, or a string of ASCII digits ("801")."""
+    """A snapshot or server id as a provider may send it: an integer, or a string of ASCII digits ("801")."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return None
+
+
+def same_id(value: Any, other: Any) -> bool:
+    """Whether two ids name the same snapshot or server: the one id comparison (801 and "801" are the same;
+    whether an id has the documented type is the schema checks' business, not identity's)."""
+    read = snapshot_id_of(value)
+    return read is not None and read == snapshot_id_of(other)
+
+
+def landed(response: httpx.Response) -> int | None:
+    """The id of the snapshot a create's answer says now exists: any 2xx naming a readable id, conformant
+    or not. What the run must delete again (a 201 with an integer id is what the contract promises)."""
+    body = json_or_none(response)
+    if not 200 <= response.status_code < 300 or not isinstance(body, dict):
+        return None
+    return snapshot_id_of(body.get("id"))
 
 
 class Ledger:

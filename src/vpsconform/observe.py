@@ -12,16 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
+from vpsconform.client import ApiClient, json_or_none, list_items
 from vpsconform.contract import CREATE_MAX_MINUTES, POLL_SECONDS, RESTORE_MAX_MINUTES
-
-
-class ObservationError(RuntimeError):
-    """Our own observation failed (network, a helper API, a probe): the event could not be seen either way.
-
-    A test that lets it escape ends with its undecided requirements ``inconclusive`` and this reason; it is
-    never a verdict on the target.
-    """
+from vpsconform.errors import NoAnswer, ObservationError
+from vpsconform.ledger import same_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +73,6 @@ class Timeline:
         return self.observations[-1].status if self.observations else None
 
     @property
-    def statuses(self) -> list[str | None]:
-        """Distinct statuses in the order they were first seen."""
-        seen: list[str | None] = []
-        for obs in self.observations:
-            if not seen or seen[-1] != obs.status:
-                seen.append(obs.status)
-        return seen
-
-    @property
     def completed_at(self) -> float | None:
         """Seconds from the start of the watch to the first ``completed`` poll."""
         return next((o.at for o in self.observations if o.status == "completed"), None)
@@ -113,7 +98,7 @@ def read_list(api: ApiClient, server_id: int | None = None) -> list[dict[str, An
     """The snapshots of one list call; ObservationError when the list cannot be read."""
     try:
         response = api.list_snapshots(server_id)
-    except TransportError as exc:
+    except NoAnswer as exc:
         raise ObservationError(f"the snapshot list could not be read: {exc}") from None
     items = list_items(response)
     if items is None:
@@ -126,7 +111,7 @@ def find_snapshot(api: ApiClient, snapshot_id: int, server_id: int | None) -> di
 
     Raises ObservationError when the list itself cannot be read, so "absent" is never a guess.
     """
-    return next((item for item in read_list(api, server_id) if item.get("id") == snapshot_id), None)
+    return next((item for item in read_list(api, server_id) if same_id(item.get("id"), snapshot_id)), None)
 
 
 def watch_snapshot(
@@ -166,7 +151,7 @@ def server_status(api: ApiClient, server_id: int) -> str | None:
     """
     try:
         response = api.get_server(server_id)
-    except TransportError as exc:
+    except NoAnswer as exc:
         raise ObservationError(f"the servers API could not be read: {exc}") from None
     body = json_or_none(response)
     if response.status_code in (404, 405, 501):

@@ -15,19 +15,19 @@ from urllib.parse import urlsplit
 
 import click
 
+from vpsconform.errors import ConfigError
+
 if TYPE_CHECKING:
     import pytest
 
     from vpsconform.config import RunConfig
 
 PROFILES = ("smoke", "standard", "deep")
+#: The request rate cap (per second) of a run against a remote target; the embedded target runs uncapped.
+REMOTE_MAX_RPS = 20.0
 EVERYWHERE = frozenset({"cli", "pytest", "env", "file"})
 CLI_ONLY = frozenset({"cli"})
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or malformed; the message is one line meant for the user."""
 
 
 Parse = Callable[[Any, str], Any]
@@ -221,7 +221,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "max_rps", "--max-rps",
-        "request rate cap (default 20/s for remote targets, none for the embedded one)",
+        f"request rate cap (default {REMOTE_MAX_RPS:g}/s for remote targets, none for the embedded one)",
         "N", kind=float, parse=_number(0, strictly=False), reproduce=True,
     ),
     Option(
@@ -229,8 +229,10 @@ OPTIONS: tuple[Option, ...] = (
         "S", kind=float, parse=_number(0, strictly=True, maximum=600), default=30.0, reproduce=True,
     ),
     Option(
-        "jobs", "--jobs", "scenarios run in parallel, each on its own server (at most one per server)",
-        "N", kind=int, parse=_integer(1), default=1, where=frozenset({"cli", "env", "file"}),
+        "jobs", "--jobs",
+        "scenarios run in parallel, each on its own server (default one per configured server with --target,"
+        " 1 for the embedded target; --jobs 1 runs them one by one)",
+        "N", kind=int, parse=_integer(1), where=frozenset({"cli", "env", "file"}),
     ),
     Option(
         "config", "--config",
@@ -239,7 +241,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "select", "--select",
-        "only the tests matching this pytest -k expression (reproduction commands use it)",
+        "only the tests matching this pytest -k expression (reproduction commands use it); requirement IDs"
+        " match too: AUTH-01, or AUTH- for an area",
         "EXPR", where=CLI_ONLY,
     ),
     Option(

@@ -10,9 +10,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-
-class ProbeError(RuntimeError):
-    """A probe command failed, timed out or printed nothing usable."""
+from vpsconform.errors import ProbeError
 
 
 class Probes:

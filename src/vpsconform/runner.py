@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vpsconform.client import ApiClient, TransportError
+from vpsconform.client import ApiClient
 from vpsconform.config import RunConfig
+from vpsconform.errors import NoAnswer, ProbeError, Stop
 from vpsconform.paths import SUITES_DIR
 from vpsconform.plugin import Preset
-from vpsconform.probes import ProbeError, Probes
+from vpsconform.probes import Probes
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
@@ -32,19 +33,11 @@ EXIT_BY_VERDICT = {
     "incomplete": EXIT_INCOMPLETE,
     "error": EXIT_ERROR,
 }
-EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_BY_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 VERDICTS = ("pass", "fail", "warn", "skip", "inconclusive", "error")
 VERDICT_STYLE = dict(
     zip(VERDICTS, ("green", "bold red", "yellow", "dim", "magenta", "bold magenta"), strict=True)
 )
-
-
-class Stop(Exception):
-    """Ends the command with a one-line message and an exit status."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def preflight(config: RunConfig, console: Console) -> None:
@@ -60,7 +53,7 @@ def preflight(config: RunConfig, console: Console) -> None:
     )
     try:
         response = api.list_snapshots()
-    except TransportError as exc:
+    except NoAnswer as exc:
         raise Stop(f"target unreachable: {redactor.text(str(exc))}", EXIT_ERROR) from None
     finally:
         api.close()

@@ -1,7 +1,11 @@
 """The kill matrix: the suite against the faithful target, every faithful variant, chaos mode and fault.
 
 Each cell is a real `vpsconform run` in its own process against its own embedded target, so cells run in
-parallel and cannot disturb one another. A fault is *killed* when the run is nonconformant, and
+parallel and cannot disturb one another. The faithful, variant and chaos cells run the whole suite; a fault's
+cell runs only the tests of the areas its fault breaks (``--select "DELETE-"``), since only a failure of a
+requirement it breaks can attribute it. The tests left out are out of the narrowed run's scope, never
+misses. A fault breaking a requirement judged run-wide (any 5xx, the documented windows), which any test
+may observe, runs the whole suite. A fault is *killed* when the run is nonconformant, and
 *attributed* when the failed requirements include every requirement the fault declares it breaks. A variant
 (or the plain faithful target) is a *false alarm* unless its run is conformant; a chaos mode (lost
 connections, reused ids) is one when its run is nonconformant, leaves snapshots behind or does not finish.
@@ -19,17 +23,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from vpsconform import __version__, strength
-from vpsconform.catalog import spec_hash
+from vpsconform.catalog import Requirement, load_requirements, spec_hash
 from vpsconform.embedded import STATS_ENV
 from vpsconform.reference.faults import FAULTS
 from vpsconform.reference.variants import VARIANTS
+from vpsconform.reporting.model import area_of
 
 CELL_TIMEOUT = 600
 STATS_FILE_NAME = "target-stats.json"
@@ -43,8 +48,8 @@ class Cell:
     name: str
     declared: tuple[str, ...] = ()
     keeps_snapshots: bool = False  # the fault keeps deleted snapshots: leftovers are not the suite's doing
+    select: str | None = None  # the run's --select: a fault cell's areas (None: the whole suite)
     verdict: str = "error"
-    exit_code: int | None = None
     failed: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     problem: str = ""
@@ -110,6 +115,7 @@ def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
     """Run one cell's `vpsconform run` and read its report and its target's stats."""
     flag = {"fault": ["--fault", cell.name], "faithful": []}.get(cell.kind, ["--variant", cell.name])
     args = [sys.executable, "-m", "vpsconform", "run", *flag]
+    args += ["--select", cell.select] if cell.select else []
     args += ["--report-dir", str(report_dir), "--seed", str(seed), "--profile", profile]
     stats_file = report_dir / STATS_FILE_NAME
     stats_file.unlink(missing_ok=True)
@@ -125,7 +131,6 @@ def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
         cell.stats = _read_json(stats_file)
         return cell
     cell.seconds = time.monotonic() - started
-    cell.exit_code = done.returncode
     cell.stats = _read_json(stats_file)
     if cell.stats is None:
         cell.problem = "the target wrote no stats"
@@ -141,14 +146,23 @@ def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
     return cell
 
 
+def areas_selection(breaks: Iterable[str], catalog: Mapping[str, Requirement]) -> str | None:
+    """The --select of a fault's cell: the areas of the requirements it breaks (``"DATA- or TIME-"``), or
+    None (the whole suite) when one of them is judged run-wide, by whichever test observes it."""
+    if any(catalog[rid].judges for rid in breaks):
+        return None
+    return " or ".join(f"{area}-" for area in sorted({area_of(rid) for rid in breaks}))
+
+
 def plan(only: Iterable[str] = ()) -> list[Cell]:
     """The cells: the faithful target, each variant and chaos mode, each fault (or those in ``only``)."""
     wanted = set(only)
+    catalog = load_requirements()
     cells = [Cell("faithful", "faithful")]
     cells += [Cell("chaos" if v.chaos else "variant", name) for name, v in sorted(VARIANTS.items())]
     cells += [
-        Cell("fault", name, tuple(fault.breaks), fault.keeps_snapshots)
-        for name, fault in sorted(FAULTS.items())
+        Cell("fault", name, tuple(f.breaks), f.keeps_snapshots, areas_selection(f.breaks, catalog))
+        for name, f in sorted(FAULTS.items())
     ]
     unknown = wanted - {c.name for c in cells}
     if unknown:

@@ -10,12 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from vpsconform.catalog import spec_hash
+from vpsconform.errors import NotACheckout
 
 STRENGTH_FILE = Path(__file__).with_name("strength.json")
-
-
-class NotACheckout(ValueError):
-    """`--record` was asked of an installed package: the published figure lives in the source tree."""
 
 
 def current_strength() -> dict[str, Any] | None:

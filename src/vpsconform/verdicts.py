@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +17,7 @@ import httpx
 
 from vpsconform.catalog import Requirement
 from vpsconform.client import EXCHANGE, Exchange
+from vpsconform.errors import StopCheck
 
 
 class Verdict(StrEnum):
@@ -73,7 +74,7 @@ class Findings:
         with self._lock:
             self._items.append(finding)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Finding]:
         with self._lock:
             return iter(list(self._items))
 
@@ -95,10 +96,6 @@ def status_matches(status: int, patterns: Iterable[int | str]) -> bool:
         ):
             return True
     return False
-
-
-class StopCheck(AssertionError):
-    """Raised by a check marked ``stop=True`` when what follows cannot be evaluated."""
 
 
 class Checker:
@@ -157,11 +154,11 @@ class Checker:
         stop: bool = False,
     ) -> bool:
         """Pass, or fail (MUST) or warn (interpretation); ``stop`` ends the test on failure."""
-        level = self._requirement(requirement).level
+        binding = self._requirement(requirement).binding
         if ok:
             self.record(requirement, Verdict.PASS, message)
             return True
-        verdict = Verdict.FAIL if level in ("MUST", "SHOULD") else Verdict.WARN
+        verdict = Verdict.FAIL if binding else Verdict.WARN
         self.record(requirement, verdict, message, evidence)
         if stop:
             raise StopCheck(f"{requirement}: {message}")

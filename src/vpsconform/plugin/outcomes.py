@@ -7,22 +7,17 @@ stopped the test), or ``error`` (the test itself broke, or the interlock refused
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from vpsconform.client import TransportError
-from vpsconform.interlock import ReusedId, UnsafeRequest
-from vpsconform.observe import ObservationError
+from vpsconform.errors import ObservationFailed, UnsafeRequest
 from vpsconform.plugin.parallel import PAYLOAD, finished_test, waits
 from vpsconform.plugin.state import RunState, state_of
-from vpsconform.probes import ProbeError
-from vpsconform.verdicts import Checker, Finding, StopCheck, Verdict
+from vpsconform.verdicts import Checker, Finding, Verdict
 
 ITEM_NOTES = pytest.StashKey[dict[str, Any]]()
-#: Exceptions that mean our observation failed, not the target: the test's open requirements are inconclusive.
-#: A reused id is one: the target may reuse ids, but the run may not send what would touch the new holder.
-UNOBSERVED = (TransportError, ObservationError, ProbeError, ReusedId)
 
 
 def declared(item: pytest.Item) -> list[str]:
@@ -76,7 +71,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Redact the report, and turn the test's outcome into findings for what it did not evaluate itself."""
     report: pytest.TestReport = yield
     state = state_of(item.config)
@@ -95,11 +92,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.failed and excinfo is not None:
         notes["failed"] = True
         first_line = state.redactor.text(f"{excinfo.value}".splitlines()[0] if str(excinfo.value) else "")
-        if isinstance(excinfo.value, UNOBSERVED):
+        # The exception tree classifies (vpsconform.errors): our observation failed -> inconclusive; a refused
+        # request -> error; a failed check (StopCheck or assert) during the call was judged where it failed.
+        if isinstance(excinfo.value, ObservationFailed):
             notes["unobserved"] = notes["unobserved"] or first_line
         elif isinstance(excinfo.value, UnsafeRequest):
             notes["error"] = f"the interlock refused a request: {first_line}"
-        elif not isinstance(excinfo.value, (StopCheck, AssertionError)) or report.when != "call":
+        elif not isinstance(excinfo.value, AssertionError) or report.when != "call":
             notes["error"] = f"{excinfo.typename}: {first_line}"
     if report.when == "teardown":
         settle(state, item, notes, report)

@@ -56,6 +56,8 @@ class LongestFirst(LoadScheduling):
     needs its next test queued before it finishes one, so each holds at most two.
     """
 
+    collection: list[str] | None
+
     def schedule(self) -> None:
         """The first deal: worker k gets tests k and k + N."""
         assert self.collection_is_completed
@@ -66,8 +68,8 @@ class LongestFirst(LoadScheduling):
         if not self._check_nodes_have_same_collection():
             self.log("**Different tests collected, aborting run**")
             return
-        self.collection = next(iter(self.node2collection.values()))
-        self.pending[:] = range(len(self.collection))
+        self.collection = collection = next(iter(self.node2collection.values()))
+        self.pending[:] = range(len(collection))
         for _ in range(2):
             for node in self.nodes:
                 self._send_tests(node, 1)
@@ -125,7 +127,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     payload = dict(report.user_properties).get(PAYLOAD)
     state = state_of(report.node.config)
-    if payload is not None and state is not None:
+    if isinstance(payload, dict) and state is not None:
         merge_test(state, payload)
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 
-from vpsconform.client import ApiClient, TransportError, json_or_none, list_items
-from vpsconform.contract import SNAPSHOT_LIMIT
-from vpsconform.ledger import snapshot_id_of
-from vpsconform.observe import ObservationError, Timeline, server_status, watch_restore, watch_snapshot
+from vpsconform.client import ApiClient, json_or_none, list_items
+from vpsconform.contract import CREATE_MAX_MINUTES, RESTORE_MAX_MINUTES, SNAPSHOT_LIMIT
+from vpsconform.errors import NoAnswer, ObservationError
+from vpsconform.ledger import landed, snapshot_id_of
+from vpsconform.observe import Timeline, server_status, watch_restore, watch_snapshot
 from vpsconform.plugin.budget import Grant
 from vpsconform.plugin.state import RunState
 
@@ -39,8 +40,8 @@ class Snapshots:
         self.asked.append((api, server_id, name))
         response = api.create_snapshot(server_id, name, **fields)
         body = json_or_none(response)
-        snapshot_id = snapshot_id_of(body.get("id")) if isinstance(body, dict) else None
-        if snapshot_id is not None and 200 <= response.status_code < 300:
+        snapshot_id = landed(response)
+        if snapshot_id is not None:
             self.created.append((self._account(api, server_id), snapshot_id))
         if response.status_code == 201 and isinstance(body, dict) and isinstance(body.get("id"), int):
             return response, body
@@ -70,7 +71,7 @@ class Snapshots:
 
         An overrun of the documented window fails the requirement judging it at once, whichever test saw it.
         """
-        server = snapshot.get("server") if isinstance(snapshot.get("server"), dict) else {}
+        server = given if isinstance(given := snapshot.get("server"), dict) else {}
         timeline = watch_snapshot(
             client or self._state.client("main"),
             snapshot["id"],
@@ -83,8 +84,8 @@ class Snapshots:
             self._state.measure("create", timeline.elapsed, snapshot_id=snapshot["id"], completed=False)
             self._state.window_overrun(
                 "create-window",
-                f"snapshot {snapshot['id']} still in_progress after the documented 10 minutes "
-                f"({self._state.timing.create_max:.1f} s on the target's clock)",
+                f"snapshot {snapshot['id']} still in_progress after the documented {CREATE_MAX_MINUTES} "
+                f"minutes ({self._state.timing.create_max:.1f} s on the target's clock)",
             )
         return timeline
 
@@ -95,12 +96,12 @@ class Snapshots:
         progress, which the docs allow) is deferred — retried when a later lease needs that room, and by
         the session's sweep — so no test waits out a snapshot it no longer needs.
         """
-        with contextlib.suppress(TransportError):
+        with contextlib.suppress(NoAnswer):
             self._adopt_by_name()
         wanted = set(self.created)
         entries = [e for e in self._state.ledger.alive() if (e.account, e.snapshot_id) in wanted]
         if entries:
-            with contextlib.suppress(TransportError):
+            with contextlib.suppress(NoAnswer):
                 self._state.sweeper().run(0.0, only=entries)
             self._state.deferred.extend(e for e in entries if e.alive)
 
@@ -152,7 +153,7 @@ class Servers:
             self._state.measure("restore", window, server_id=server_id, completed=False)
             self._state.window_overrun(
                 "restore-window",
-                f"server {server_id} still {seen[-1]!r} after the documented 15 minutes "
+                f"server {server_id} still {seen[-1]!r} after the documented {RESTORE_MAX_MINUTES} minutes "
                 f"({self._state.timing.restore_max:.1f} s on the target's clock)",
             )
         return finished, seen
@@ -200,7 +201,7 @@ class Servers:
                     break
                 time.sleep(self._state.timing.poll_interval)
                 if deferred:  # the run's own refused deletes may be what holds the room: try them again
-                    with contextlib.suppress(TransportError):
+                    with contextlib.suppress(NoAnswer):
                         self._state.sweeper().run(0.0, only=deferred)
         if chosen is None:
             yield None

@@ -60,5 +60,5 @@ def out_of_scope(
     return {
         rid: reasons.get(rid, "no test checks it in this configuration")
         for rid, requirement in catalog.items()
-        if requirement.level in ("MUST", "SHOULD") and rid not in covered
+        if requirement.binding and rid not in covered
     }

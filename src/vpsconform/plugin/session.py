@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from vpsconform.cleanup import SweepResult, deadline_for
-from vpsconform.client import TransportError
-from vpsconform.config import ConfigError, build_config, target_configured
+from vpsconform.config import build_config, target_configured
 from vpsconform.contract import ABSENT_ID
+from vpsconform.errors import ConfigError, NoAnswer
 from vpsconform.ledger import Ledger
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
 from vpsconform.plugin.outcomes import declared
@@ -84,6 +84,11 @@ def _activate(config: pytest.Config) -> RunState:
     return state
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Let a selection (-k, --select) name what a test checks: ``-k "DELETE-"`` picks the DELETE area."""
+    item.extra_keyword_matches.update(declared(item))
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     """Remember tests a selection (-k, -m) took out, with their requirements, for the run's scope."""
     if items:
@@ -96,7 +101,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Activate for conformance tests; take out tests the configuration leaves out; state the scope."""
-    selected_out = dict(config.stash.get(LEFT_BEFORE, {}))
+    selected_out = config.stash.get(LEFT_BEFORE, {}).copy()
     if not any(declared(item) for item in items) and not any(selected_out.values()):
         return
     state = _activate(config)
@@ -123,10 +128,10 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     state = state_of(session.config)
     if state is None:
         return
-    musts = sum(r.level in ("MUST", "SHOULD") for r in state.catalog.values())
+    musts = sum(r.binding for r in state.catalog.values())
     state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
     for client in state.clients_by_account().values():
-        with contextlib.suppress(TransportError):
+        with contextlib.suppress(NoAnswer):
             if listed_with_id(client, ABSENT_ID):
                 state.interlock.forget_absent()
                 state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
@@ -168,7 +173,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "findings": [f.to_dict() for f in state.findings.for_test("(session)")],
         }
         return
-    if state.distributed:
+    if state.distributed and state.ledger.journal is not None:
         _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
     interrupted = state.preset.interrupted if state.preset else None
     if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -182,7 +187,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         message = f"{state.requests} requests sent, none answered with a 5xx"
         state.record_observation("every-response", Verdict.PASS, message)
     results = aggregate(state.catalog, state.findings, "not checked in this run")
-    cleanup = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
+    cleanup: dict[str, Any] = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
     cleanup["left_unknown"] = swept.unknown
     report = build_report(
         results,

@@ -19,22 +19,20 @@ from vpsconform.client import (
     SNAPSHOTS,
     ApiClient,
     Exchange,
-    TransportError,
     json_or_none,
     server_of,
 )
 from vpsconform.config import RunConfig, default_report_dir
 from vpsconform.contract import ABSENT_ID
+from vpsconform.errors import NoAnswer
 from vpsconform.interlock import Interlock
-from vpsconform.ledger import Entry, Ledger, snapshot_id_of
+from vpsconform.ledger import Entry, Ledger, landed, same_id, snapshot_id_of
 from vpsconform.observe import Timing
 from vpsconform.plugin.budget import ServerBudget
 from vpsconform.plugin.locks import ServerLocks
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 from vpsconform.verdicts import Checker, Finding, Findings, Verdict
-
-ACCOUNTS = ("main", "foreign", "anonymous")
 
 
 @dataclasses.dataclass
@@ -77,7 +75,7 @@ def listed_with_id(client: ApiClient, snapshot_id: int) -> list[dict[str, Any]] 
     _, items = client.list_all()
     if items is None:
         return None
-    return [item for item in items if snapshot_id_of(item.get("id")) == snapshot_id]
+    return [item for item in items if same_id(item.get("id"), snapshot_id)]
 
 
 class RunState:
@@ -138,7 +136,7 @@ class RunState:
         for account, client in self.clients_by_account().items():
             try:
                 found = listed_with_id(client, snapshot_id)
-            except TransportError as exc:
+            except NoAnswer as exc:
                 return f"could not be checked for reuse: listing the {account} account failed ({exc})"
             if found is None:
                 return f"could not be checked for reuse: the {account} account's list was unreadable"
@@ -203,11 +201,10 @@ class RunState:
         if response is None:
             return
         method, path, status = response.request.method, response.request.url.path, response.status_code
-        if method == "POST" and path == SNAPSHOTS and 200 <= status < 300:
-            body = json_or_none(response)
-            snapshot_id = snapshot_id_of(body.get("id")) if isinstance(body, dict) else None
+        if method == "POST" and path == SNAPSHOTS:
+            snapshot_id = landed(response)
             if snapshot_id is not None:
-                server_id = snapshot_id_of(server_of(body))
+                server_id = snapshot_id_of(server_of(json_or_none(response)))
                 account = exchange.label if exchange.label != "anonymous" else self.owner_of(server_id)
                 self.ledger.created(account, snapshot_id, server_id)
         elif method == "DELETE" and status in (204, 404) and path.startswith(SNAPSHOTS):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from vpsconform.reference.faults import FAULTS
 from vpsconform.reference.variants import VARIANTS
 
 
-def _names(kind: str, given: Iterable[str], known: dict[str, object]) -> frozenset[str]:
+def _names(kind: str, given: Iterable[str], known: Mapping[str, object]) -> frozenset[str]:
     """Freeze `given` and reject names missing from the `known` registry."""
     if isinstance(given, str):
         raise ValueError(f"{kind} must be a collection of names, not the string {given!r}")

@@ -40,8 +40,9 @@ def label_test(item: pytest.Item, requirements: list[str], catalog: Mapping[str,
             requirement.id, link_type=REQUIREMENT_LINK, name=f"{requirement.id}: {requirement.title}"
         )
     levels = [r.level for r in known]
-    strongest = next((level for level in SEVERITY if level in levels), None)
-    allure.dynamic.severity(SEVERITY.get(strongest, allure.severity_level.MINOR))
+    allure.dynamic.severity(
+        next((SEVERITY[level] for level in SEVERITY if level in levels), allure.severity_level.MINOR)
+    )
     # allure-pytest sets the description from markers after setup, so a marker (not allure.dynamic) it is.
     doc = getattr(getattr(item, "obj", None), "__doc__", None) or ""
     checks = "\n".join(f"- **{r.id}** ({r.level}) {r.title}" for r in known)

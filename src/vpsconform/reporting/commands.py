@@ -9,10 +9,11 @@ from typing import NoReturn
 
 import click
 
+from vpsconform.errors import ReportError
 from vpsconform.redaction import Redactor
 from vpsconform.reporting.attestation import EXIT_INTACT, verify_folder
 from vpsconform.reporting.compare import comparison, load_runs, render_compare
-from vpsconform.reporting.files import REPORT_HTML, SUMMARY_MD, ReportError, load_report, write_renderings
+from vpsconform.reporting.files import REPORT_HTML, SUMMARY_MD, load_report, write_renderings
 from vpsconform.reporting.publish import parse_names, publish_site
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2

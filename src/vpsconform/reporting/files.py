@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from vpsconform.errors import ReportError
 from vpsconform.paths import SPEC_DIR
 from vpsconform.redaction import Redactor
 from vpsconform.reporting.attestation import ATTESTATION_JSON, SPEC_FILES, attestation_text, statement
@@ -27,10 +28,6 @@ CTRF_JSON, BADGE_SVG = "ctrf.json", "badge.svg"
 #: What attestation.json vouches for, in the order it lists them.
 ATTESTED = (REPORT_JSON, REPORT_HTML, CTRF_JSON, JUNIT_XML, SUMMARY_MD, BADGE_SVG, *SPEC_FILES)
 REQUIRED_KEYS = ("verdict", "scope", "summary", "target", "suite", "started_at", "duration_s", "requirements")
-
-
-class ReportError(ValueError):
-    """A report.json that is missing, unreadable or not a vpsconform report."""
 
 
 def redact(value: Any, redactor: Redactor) -> Any:

@@ -22,15 +22,12 @@ from vpsconform.reporting.durations import add_durations
 from vpsconform.strength import current_strength
 from vpsconform.verdicts import RequirementResult, Verdict
 
-#: Levels whose failure makes a run nonconformant.
-BINDING = frozenset({"MUST", "SHOULD"})
 #: Requirement verdicts that judged the requirement one way or the other.
 JUDGED = frozenset({Verdict.PASS.value, Verdict.WARN.value, Verdict.FAIL.value})
-#: Requirement verdicts in display order, and the run verdicts.
+#: Requirement verdicts in display order.
 VERDICTS = tuple(v.value for v in Verdict)
-RUN_VERDICTS = ("conformant", "nonconformant", "incomplete", "error")
 #: The documented duration windows (production minutes) that measurements are shown against.
-WINDOWS = {
+WINDOWS: dict[str, dict[str, float]] = {
     "create": {"min": CREATE_MIN_MINUTES, "max": CREATE_MAX_MINUTES},
     "restore": {"min": RESTORE_MIN_MINUTES, "max": RESTORE_MAX_MINUTES},
 }
@@ -49,12 +46,10 @@ def run_verdict(
     """The run's verdict: error, nonconformant, incomplete (an in-scope MUST unjudged) or conformant."""
     if interrupted:
         return "error"
-    if any(r.verdict is Verdict.FAIL and r.requirement.level in BINDING for r in results):
+    if any(r.verdict is Verdict.FAIL and r.requirement.binding for r in results):
         return "nonconformant"
     if any(
-        r.requirement.level == "MUST"
-        and r.requirement.id not in out_of_scope
-        and r.verdict.value not in JUDGED
+        r.requirement.binding and r.requirement.id not in out_of_scope and r.verdict.value not in JUDGED
         for r in results
     ):
         return "incomplete"
@@ -63,7 +58,7 @@ def run_verdict(
 
 def scope_section(results: Sequence[RequirementResult], out_of_scope: Mapping[str, str]) -> dict[str, Any]:
     """What the run set out to judge and what it did judge, counted over MUST requirements."""
-    must = [r for r in results if r.requirement.level == "MUST"]
+    must = [r for r in results if r.requirement.binding]
     in_scope = [r for r in must if r.requirement.id not in out_of_scope]
     judged = [r for r in in_scope if r.verdict.value in JUDGED]
     unjudged = [r for r in in_scope if r.verdict.value not in JUDGED]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from vpsconform.errors import ReportError
 from vpsconform.redaction import Redactor
 from vpsconform.reporting.attestation import (
     ATTESTATION_JSON,
@@ -28,7 +29,7 @@ from vpsconform.reporting.attestation import (
 )
 from vpsconform.reporting.badge import badge_svg
 from vpsconform.reporting.compare import COMPARE_KEYS
-from vpsconform.reporting.files import ATTESTED, BADGE_SVG, REPORT_HTML, ReportError, load_report, redact
+from vpsconform.reporting.files import ATTESTED, BADGE_SVG, REPORT_HTML, load_report, redact
 from vpsconform.reporting.render import environment, render_html
 
 EMBEDDED = "embedded reference target"

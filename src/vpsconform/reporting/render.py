@@ -113,6 +113,7 @@ def environment() -> jinja2.Environment:
 
 def script_source(env: jinja2.Environment, name: str) -> tuple[str, str]:
     """A static script's text and the CSP source that allows exactly it."""
+    assert env.loader is not None, "environment() always sets a loader"
     text = env.loader.get_source(env, name)[0]
     digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
     return text, f"'sha256-{digest}'"
