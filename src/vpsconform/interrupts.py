@@ -1,10 +1,11 @@
 """SIGINT and SIGTERM during `vpsconform run`, from its first moment to its last: exit 130 or 143, never 1.
 
 The first signal decides the exit status and the report's ``interrupted``. What it does depends on how far
-the run got: before the run has started (options not yet checked) it ends the command with one line; once
-started it raises :class:`Interrupted` (a KeyboardInterrupt, so pytest stops the tests and still ends its
-session); while held (cleanup, report writing, shutting down) it is only recorded, so they finish. Any later
-signal is only recorded too (kill -9, then `vpsconform cleanup`, abandons a run for good).
+the run got: before the run has started (options and report folder not yet checked) it waits for that
+moment, so even a signal in the first second leaves a report (a second one ends the command at once, without
+one); once started it raises :class:`Interrupted` (a KeyboardInterrupt, so pytest stops the tests and still
+ends its session); while held (cleanup, report writing, shutting down) it is only recorded, so they finish.
+Any later signal is only recorded too (kill -9, then `vpsconform cleanup`, abandons a run for good).
 
 This module is imported before the CLI (it is the console script), so it imports nothing heavy.
 """
@@ -49,13 +50,21 @@ class Interrupts:
         first = self.signum is None
         if first:
             self.signum = signum
+        if not self.started:  # the first is acted on once the run has started; a second ends it now
+            if not first:
+                self.note(f"{self.reason} before the run started; nothing was sent and no report written")
+                sys.exit(self.exit_code)
+            return
         if self._held or not first:
             self.note(f"{signal.Signals(signum).name} noted; the run finishes its cleanup and reports first")
             return
-        if not self.started:
-            self.note(f"{self.reason} before the run started; nothing was sent and no report written")
-            sys.exit(self.exit_code)
         raise Interrupted(self.reason)
+
+    def start(self) -> None:
+        """The run has started (its report folder exists): a signal that came before stops it now."""
+        self.started = True
+        if self.signum is not None:
+            raise Interrupted(self.reason)
 
     @contextlib.contextmanager
     def catching(self) -> Iterator[Interrupts]:
@@ -94,8 +103,9 @@ INTERRUPTS = Interrupts()
 def main() -> None:
     """The `vpsconform` console script: `run` catches signals from its first moment, then the CLI runs."""
     if sys.argv[1:2] == ["run"]:
-        signal.signal(signal.SIGINT, INTERRUPTS.handle)
-        signal.signal(signal.SIGTERM, INTERRUPTS.handle)
+        for sig in EXIT_BY_SIGNAL:
+            if signal.getsignal(sig) is not signal.SIG_IGN:  # a background job's ignored SIGINT stays so
+                signal.signal(sig, INTERRUPTS.handle)
     from vpsconform.cli import main as cli
 
     cli()

@@ -119,7 +119,7 @@ def summary(console: Console, report: dict[str, Any]) -> None:
 def _interruptible(preset: Preset) -> Iterator[Interrupts]:
     """SIGINT and SIGTERM stop the tests (as KeyboardInterrupt); the plugin still cleans up and reports."""
     with INTERRUPTS.catching() as interrupts:
-        interrupts.started = True
+        interrupts.start()
         try:
             yield interrupts
         finally:

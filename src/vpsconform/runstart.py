@@ -36,7 +36,7 @@ class RunStart:
         From here on the run has started: a signal stops it with a report instead of ending the command.
         """
         configured, self.report_dir = check_options(self.flags)
-        INTERRUPTS.started = True
+        INTERRUPTS.start()
         return configured
 
     def interrupted(self) -> int:
