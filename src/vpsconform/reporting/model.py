@@ -21,6 +21,9 @@ from vpsconform.contract import (
 from vpsconform.strength import current_strength
 from vpsconform.verdicts import RequirementResult, Verdict
 
+#: The version of report.json's shape: it changes whenever a field the renderings read is renamed, removed or
+#: changes type (adding one does not). 1: the first report.json to carry it (vpsconform 0.1.0).
+SCHEMA_VERSION = 1
 #: Levels whose failure makes a run nonconformant.
 BINDING = frozenset({"MUST", "SHOULD"})
 #: Requirement verdicts that judged the requirement one way or the other.
@@ -114,6 +117,7 @@ def build_report(
     out_of_scope: dict[str, str] = dict(scope.get("out_of_scope", {}))
     summary = Counter(r.verdict.value for r in results)
     return {
+        "schema_version": SCHEMA_VERSION,
         "verdict": run_verdict(results, out_of_scope, interrupted),
         "interrupted": interrupted,
         "scope": scope_section(results, out_of_scope),
