@@ -262,6 +262,26 @@ def test_cleanup_sweeps_every_run_a_ledger_holds(start_reference_target, tmp_pat
     api.close()
 
 
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('{"event": "run", "prefix": "vpsc-x-"}\n', "without its target and servers"),
+        ("[1]\n", "not a ledger line"),
+        ('{"event": "created", "snapshot_id": 1, "account": "main"}\n', "no run header"),
+        (None, "Is a directory"),
+    ],
+)
+def test_cleanup_refuses_a_broken_ledger_in_one_line(
+    tmp_path: Path, content: str | None, fragment: str
+) -> None:
+    if content is None:
+        (tmp_path / "ledger.jsonl").mkdir()
+    else:
+        (tmp_path / "ledger.jsonl").write_text(content)
+    done, seconds = command("vpsconform", "cleanup", "--report-dir", str(tmp_path))
+    assert_one_line(done, seconds, 2, fragment, "vpsconform: error: ")
+
+
 # serve prints a run line that works ---------------------------------------------------------------------
 
 

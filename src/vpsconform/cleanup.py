@@ -175,7 +175,9 @@ def resume_cleanup(
     """
     env = os.environ if env is None else env
     runs = Ledger.runs(journal)
-    for header, _ in runs:  # every token is there before anything is deleted
+    for header, _ in runs:  # every run's header is whole and every token there before anything is deleted
+        if not isinstance(header.get("servers"), dict) or not isinstance(header.get("target"), str):
+            raise ValueError(f"{journal}: a run header without its target and servers; not a ledger")
         _tokens(header, env)
     results = [_resume_run(header, ledger, env, notify) for header, ledger in runs]
     unknown = next((result.unknown for result in results if result.unknown), None)
