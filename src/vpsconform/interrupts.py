@@ -72,7 +72,10 @@ class Interrupts:
         if threading.current_thread() is not threading.main_thread() or self.installed:
             yield self
             return
-        self.signum = None  # a fresh record for this command (tests run several in one process)
+        self.signum, self._held = (
+            None,
+            0,
+        )  # a fresh record for this command (tests run several in one process)
         previous = {sig: signal.signal(sig, self.handle) for sig in EXIT_BY_SIGNAL}
         try:
             yield self
@@ -84,6 +87,10 @@ class Interrupts:
     def installed(self) -> bool:
         """True when this object handles SIGINT now."""
         return signal.getsignal(signal.SIGINT) == self.handle
+
+    def finishing(self) -> None:
+        """From now on the command is finishing (its report is written): a signal only is recorded."""
+        self._held += 1
 
     @contextlib.contextmanager
     def held(self) -> Iterator[Interrupts]:

@@ -117,13 +117,17 @@ def summary(console: Console, report: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _interruptible(preset: Preset) -> Iterator[Interrupts]:
-    """SIGINT and SIGTERM stop the tests (as KeyboardInterrupt); the plugin still cleans up and reports."""
+    """SIGINT and SIGTERM stop the tests (as KeyboardInterrupt); the plugin still cleans up and reports.
+
+    Once the tests are over, a signal only changes the exit status: the run is finishing.
+    """
     with INTERRUPTS.catching() as interrupts:
         interrupts.start()
         try:
             yield interrupts
         finally:
             preset.interrupted = interrupts.reason
+            interrupts.finishing()
 
 
 def execute(
@@ -155,16 +159,13 @@ def execute(
             code = pytest.main(args, plugins=[preset])
         finally:
             status.stop()
-    with interrupts.held():  # the run is over: a signal now only changes the exit status
-        if preset.result is None:
-            if interrupts.reason:  # before the plugin could report: the caller reports it
-                raise Interrupted(interrupts.reason)
-            raise Stop(f"the suite did not run to the end (pytest exit status {int(code)})", EXIT_ERROR)
-        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-            raise Stop(f"no test matched --select {select!r}", EXIT_USAGE)
-        report = preset.result.report
-        summary(console, report)
-        console.print(
-            f"reports: {escape(str(preset.result.report_dir))}/ (report.html, report.json, junit.xml)"
-        )
+    if preset.result is None:
+        if interrupts.reason:  # before the plugin could report: the caller reports it
+            raise Interrupted(interrupts.reason)
+        raise Stop(f"the suite did not run to the end (pytest exit status {int(code)})", EXIT_ERROR)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise Stop(f"no test matched --select {select!r}", EXIT_USAGE)
+    report = preset.result.report
+    summary(console, report)
+    console.print(f"reports: {escape(str(preset.result.report_dir))}/ (report.html, report.json, junit.xml)")
     return interrupts.exit_code or EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report
