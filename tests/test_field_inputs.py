@@ -282,6 +282,13 @@ def test_cleanup_refuses_a_broken_ledger_in_one_line(
     assert_one_line(done, seconds, 2, fragment, "vpsconform: error: ")
 
 
+def test_selftest_refuses_a_folder_holding_an_earlier_selftest(tmp_path: Path) -> None:
+    (tmp_path / "fault-x").mkdir()
+    (tmp_path / "fault-x" / "ledger.jsonl").write_text("{}\n")
+    done, seconds = command("vpsconform", "selftest", "--only", "faithful", "--report-dir", str(tmp_path))
+    assert_one_line(done, seconds, 2, "already holds selftest runs (fault-x)", "vpsconform: error: ")
+
+
 # serve prints a run line that works ---------------------------------------------------------------------
 
 

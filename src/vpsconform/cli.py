@@ -207,14 +207,15 @@ def selftest(
     from vpsconform.strength import ensure_recordable
 
     console = Console(highlight=False)
+    root = report_dir or default_report_dir() / "selftest"
     try:
         cells = matrix.plan(only)
         if record:
             ensure_recordable()
-    except ValueError as exc:  # an unknown cell name, or --record outside a source checkout
+        matrix.ensure_fresh(root)
+    except ValueError as exc:  # an unknown cell name, --record outside a source checkout, a used folder
         click.echo(f"vpsconform: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    root = report_dir or default_report_dir() / "selftest"
     console.print(f"selftest: {len(cells)} runs, {jobs} at a time, seed {seed}, reports under {root}")
 
     def on_cell(cell: Any) -> None:
