@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from vpsconform.config import RunConfig, build_config, target_configured
+from vpsconform.config import RunConfig, build_config, check_options
 from vpsconform.errors import ConfigError
 
 REMOTE = {"target": "http://127.0.0.1:8000/", "token": "secret-token", "server_ids": ["11", "12"]}
@@ -246,11 +247,26 @@ def test_pyproject_section_and_explicit_files(tmp_path: Path) -> None:
         build_config({**REMOTE, "config": "missing.toml"}, env={})
 
 
-def test_a_target_in_the_file_counts_as_configured(tmp_path: Path) -> None:
-    assert not target_configured({}, env={})
-    assert target_configured({}, env={"VPSCONFORM_TARGET": "http://h"})
-    write(tmp_path / "vpsconform.toml", 'target = "http://h"\n')
-    assert target_configured({}, env={})
+def test_check_options_says_whether_a_target_is_configured_and_makes_the_report_dir(tmp_path: Path) -> None:
+    configured, report_dir = check_options({}, env={})
+    assert not configured and report_dir.is_dir() and report_dir.parent == Path("reports")
+    assert check_options({**REMOTE, "report_dir": "out"}, env={}) == (True, Path("out"))
+    write(tmp_path / "vpsconform.toml", 'target = "http://h"\nserver_id = 1\ntoken_env = "T"\n')
+    assert check_options({"report_dir": "second"}, env={"T": "x"})[0]
+
+
+def test_check_options_refuses_before_the_embedded_target_exists(tmp_path: Path) -> None:
+    for flags, message in [
+        ({"time_scale": "1"}, "cannot be changed"),
+        ({"time_scale": "-1"}, "--time-scale must be > 0"),
+        ({"server_ids": ["abc"]}, "positive integers"),
+        ({"jobs": "0"}, "--jobs takes an integer >= 1"),
+        ({"probe_write": "w 'open {server_id} {marker}", "probe_read": "r {server_id}"}, "command line"),
+        ({"probe_read": "r {server_id}"}, "go together"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            check_options({**flags, "report_dir": "never"}, env={})
+    assert not (tmp_path / "never").exists()  # nothing is made for a configuration that is refused
 
 
 def test_jobs_defaults_to_one_per_server_against_a_target_and_to_serial_embedded() -> None:
@@ -268,8 +284,3 @@ def test_jobs_is_at_least_one_and_at_most_one_per_server() -> None:
     assert build_config({**REMOTE, "jobs": "4"}, env={}).jobs == 2  # two servers: two scenarios at once
     with pytest.raises(ConfigError, match="--jobs takes an integer >= 1"):
         build_config({**REMOTE, "jobs": "0"}, env={})
-
-
-def test_a_broken_configuration_counts_as_configured_so_build_config_reports_it(tmp_path: Path) -> None:
-    write(tmp_path / "vpsconform.toml", 'token = "x"\n')
-    assert target_configured({}, env={})

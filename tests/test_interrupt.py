@@ -104,3 +104,45 @@ def test_cleanup_without_a_ledger_is_a_one_line_error(tmp_path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def _signal_at(run: subprocess.Popen[str], moment: float | str, sig: signal.Signals) -> None:
+    """Send ``sig`` after ``moment`` seconds, or once the first test has printed its line ("tests"), or
+    then and again while the run cleans up ("cleanup": the second signal must not cut the cleanup short)."""
+    if isinstance(moment, float):
+        time.sleep(moment)
+        run.send_signal(sig)
+        return
+    assert run.stdout is not None
+    for line in run.stdout:
+        if "test_" in line:  # a test's line (whatever its mark or time stamp)
+            break
+    else:
+        pytest.fail("the run ended before any test printed its line")
+    run.send_signal(sig)
+    if moment == "cleanup":
+        time.sleep(0.3)
+        run.send_signal(sig)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("moment", [0.0, 0.5, 2.0, "tests", "cleanup"])
+def test_a_signal_at_any_moment_ends_130_or_143_with_a_report(
+    tmp_path: Path, moment: float | str, sig: signal.Signals
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VPSCONFORM_")}
+    args = [sys.executable, "-m", "vpsconform", "run", "--report-dir", str(tmp_path / "r"), "--seed", "5"]
+    started = time.monotonic()
+    run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _signal_at(run, moment, sig)
+    output, errors = run.communicate(timeout=90)
+    assert time.monotonic() - started < 90
+    assert "Aborted" not in output + errors and run.returncode != 1, output[-2000:] + errors
+    if run.returncode == -sig:  # it came inside the interpreter's own start, before any of our code ran
+        assert moment == 0.0
+        return
+    assert run.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], output[-2000:] + errors
+    assert "Traceback" not in output + errors
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["verdict"] == "error" and report["interrupted"].startswith(f"interrupted by {sig.name}")
+    assert report["cleanup"]["left"] == 0

@@ -56,7 +56,12 @@ def test_report_rerenders_html_and_summary(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [(None, "cannot read"), ("{not json", "cannot read"), ('{"verdict": "conformant"}', "missing scope")],
+    [
+        (None, "cannot read"),
+        ("{not json", "cannot read"),
+        ('{"verdict": "conformant"}', "has no schema_version"),
+        ('{"schema_version": 1, "verdict": "conformant"}', "'scope' is a required property"),
+    ],
 )
 def test_report_refuses_missing_or_invalid_input_in_one_line(
     tmp_path: Path, content: str | None, fragment: str

@@ -1,5 +1,5 @@
-"""`python -m vpsconform` runs the CLI."""
+"""`python -m vpsconform` runs the CLI (signals caught from the first moment, as the console script does)."""
 
-from vpsconform.cli import main
+from vpsconform.interrupts import main
 
 main()

@@ -169,35 +169,58 @@ class Sweeper:
 def resume_cleanup(
     journal: Path, *, env: Mapping[str, str] | None = None, notify: Callable[[str], None] = lambda m: None
 ) -> SweepResult:
-    """Finish the cleanup of a killed run from its ledger: same target, servers and prefix; nothing else.
+    """Finish the cleanup of killed runs from their ledger: each run's target, servers and prefix, no more.
 
-    Tokens come from the environment variables the run named in its ledger header. Idempotent: a second
-    call finds nothing left and deletes nothing.
+    Every run the journal holds is swept (a report folder reused by older versions holds several). Tokens
+    come from the environment variables each run named in its header. Idempotent: a second call finds
+    nothing left and deletes nothing.
     """
     env = os.environ if env is None else env
-    header, ledger = Ledger.replay(journal)
-    timing = Timing(float(header.get("time_scale", 1.0)), float(header.get("timing_tolerance", 0.1)))
-    redactor_secrets: dict[str, str] = {}
-    clients: dict[str, ApiClient] = {}
-    limiter = RateLimiter(float(header.get("max_rps", REMOTE_MAX_RPS)))
-    interlock = Interlock(ledger.ids, absent=(), prefix=str(header["prefix"]))
+    runs = Ledger.runs(journal)
+    for header, _ in runs:  # every run's header is whole and every token there before anything is deleted
+        if not isinstance(header.get("servers"), dict) or not isinstance(header.get("target"), str):
+            raise ValueError(f"{journal}: a run header without its target and servers; not a ledger")
+        _tokens(header, env)
+    results = [_resume_run(header, ledger, env, notify) for header, ledger in runs]
+    unknown = next((result.unknown for result in results if result.unknown), None)
+    return SweepResult(sorted({sid for result in results for sid in result.left_ids}), unknown)
+
+
+def _tokens(header: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Each account's token and the variable holding it, for the accounts a run's header gives servers."""
+    tokens = {}
     for account, variable in (header.get("token_env") or {}).items():
         if not variable or not header["servers"].get(account):
             continue
         token = env.get(variable)
         if not token:
             raise ValueError(f"set {variable} to the token of the run's {account} account")
-        redactor_secrets[token] = variable
-        clients[account] = ApiClient(
+        tokens[account] = (token, variable)
+    return tokens
+
+
+def _resume_run(
+    header: dict[str, Any], ledger: Ledger, env: Mapping[str, str], notify: Callable[[str], None]
+) -> SweepResult:
+    """Sweep one run of a journal."""
+    timing = Timing(float(header.get("time_scale", 1.0)), float(header.get("timing_tolerance", 0.1)))
+    tokens = _tokens(header, env)
+    redactor = Redactor({token: variable for token, variable in tokens.values()})
+    limiter = RateLimiter(float(header.get("max_rps", REMOTE_MAX_RPS)))
+    interlock = Interlock(ledger.ids, absent=(), prefix=str(header["prefix"]))
+    clients = {
+        account: ApiClient(
             str(header["target"]),
             token,
-            redactor=Redactor(redactor_secrets),
+            redactor=redactor,
             limiter=limiter,
             timeout=float(header.get("request_timeout", 30.0)),
             observers=[_ledger_observer(ledger, account)],
             label=account,
             interlock=interlock,
         )
+        for account, (token, _) in tokens.items()
+    }
     notify(f"cleanup of run {header['prefix']}* on {header['target']}: {len(ledger.alive())} ledgered alive")
     servers = {account: tuple(ids) for account, ids in header["servers"].items()}
     try:

@@ -21,11 +21,13 @@ from rich.markup import escape
 
 from vpsconform import __version__
 from vpsconform.cleanup import resume_cleanup
-from vpsconform.config import PROFILES, build_config, default_report_dir, target_configured
+from vpsconform.config import PROFILES, build_config, default_report_dir
 from vpsconform.errors import ConfigError, Stop
+from vpsconform.interrupts import INTERRUPTS, Interrupted
 from vpsconform.options import reproduce_command, run_options
 from vpsconform.reporting.commands import compare_command, publish_command, report_command, verify_command
 from vpsconform.runner import EXIT_ERROR, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE, execute, preflight
+from vpsconform.runstart import RunStart
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,9 +48,14 @@ def run(
     """Test a target against the requirement catalog and write the reports (HTML, JSON, JUnit, Markdown)."""
     console = Console(stderr=False, highlight=False)
     target = None
+    start = RunStart(flags)
     try:
+        try:
+            configured = start.check()  # every option and the report folder, before anything starts
+        except ConfigError as exc:
+            raise Stop(str(exc), EXIT_USAGE) from None
         embedded = None
-        if not target_configured(flags):
+        if not configured:
             from vpsconform.embedded import start_embedded
 
             try:
@@ -66,8 +73,9 @@ def run(
             config = build_config(flags, embedded=embedded)
         except ConfigError as exc:
             raise Stop(str(exc), EXIT_USAGE) from None
-        if config.report_dir is None:
-            config = dataclasses.replace(config, report_dir=default_report_dir())
+        config = start.config = dataclasses.replace(config, report_dir=start.report_dir)
+        for note in config.notes:
+            console.print(note, markup=False, highlight=False)
         preflight(config, console)
 
         def reproduce(selection: str) -> str:
@@ -84,10 +92,13 @@ def run(
         )
     except Stop as stop:
         click.echo(f"vpsconform: error: {stop}", err=True)
-        sys.exit(stop.code)
+        code = stop.code
+    except Interrupted:
+        code = start.interrupted()
     finally:
-        if target is not None:
-            target.stop()
+        with INTERRUPTS.held():
+            if target is not None:
+                target.stop()
     sys.exit(code)
 
 
@@ -197,14 +208,15 @@ def selftest(
     from vpsconform.strength import ensure_recordable
 
     console = Console(highlight=False)
+    root = report_dir or default_report_dir() / "selftest"
     try:
         cells = matrix.plan(only)
         if record:
             ensure_recordable()
-    except ValueError as exc:  # an unknown cell name, or --record outside a source checkout
+        matrix.ensure_fresh(root)
+    except ValueError as exc:  # an unknown cell name, --record outside a source checkout, a used folder
         click.echo(f"vpsconform: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    root = report_dir or default_report_dir() / "selftest"
     console.print(f"selftest: {len(cells)} runs, {jobs} at a time, seed {seed}, reports under {root}")
 
     def on_cell(cell: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -19,9 +20,21 @@ from typing import Any
 from vpsconform.errors import ConfigError
 from vpsconform.options import BY_NAME, OPTIONS, PROFILES, REMOTE_MAX_RPS
 
-__all__ = ["PROFILES", "ConfigError", "RunConfig", "build_config", "default_report_dir", "target_configured"]
+__all__ = [
+    "PROFILES",
+    "ConfigError",
+    "RunConfig",
+    "build_config",
+    "check_options",
+    "default_report_dir",
+    "prepare_report_dir",
+]
 
 CONFIG_FILE = "vpsconform.toml"
+#: The embedded reference target's clock: a documented minute lasts 0.12 s (a 15-minute restore: 1.8 s).
+EMBEDDED_TIME_SCALE = 0.002
+#: Files that mark a folder as holding a run already: its report and its cleanup ledger.
+RUN_FILES = ("report.json", "ledger.jsonl")
 _FILE_KEYS = {option.key: option for option in OPTIONS if option.key}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number"}
 
@@ -50,6 +63,8 @@ class RunConfig:
     foreign_token_env: str = "VPSCONFORM_FOREIGN_TOKEN"
     config_file: Path | None = None
     sign_key: str | None = None
+    #: What the run does differently from what was asked, one plain line each, for the console.
+    notes: tuple[str, ...] = ()
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -181,17 +196,67 @@ class _Sources:
         return self.env[variable], variable
 
 
-def target_configured(
+def check_options(
     flags: Mapping[str, Any], env: Mapping[str, str] | None = None, *, file: str | Path | None = None
-) -> bool:
-    """True when a flag, the environment or the config file names a target (else: start the embedded one).
+) -> tuple[bool, Path]:
+    """Check every option from every source before anything starts, then make the report folder.
 
-    Also True when the configuration is broken, so no embedded target is started before build_config says why.
+    Returns whether a target is configured (else the embedded one is to be started) and the report folder,
+    created and proven writable. Without a target, values are checked as far as they can be before the
+    embedded target exists (its clock included), so a bad value never starts it.
     """
+    env = os.environ if env is None else env
+    source = _Sources(flags, env, file)
+    for option in OPTIONS:
+        if not option.secret:
+            source.get(option.name)
+    _probes(source)
+    configured = source.get("target") is not None
+    if configured:
+        build_config(flags, env, file=file)
+    else:
+        _embedded_clock(source.get("time_scale"), EMBEDDED_TIME_SCALE)
+    named = source.get("report_dir")
+    return configured, prepare_report_dir(Path(named) if named is not None else default_report_dir())
+
+
+def prepare_report_dir(path: Path) -> Path:
+    """Create the report folder now and prove it writable, so a bad one ends the run before any request.
+
+    A folder that already holds a run (its report.json or ledger.jsonl) is refused: reports would be
+    overwritten and the two runs' ledgers mixed.
+    """
+    label = f"--report-dir {path}"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{label} is a file, not a directory")
+    held = [name for name in RUN_FILES if (path / name).exists()]
+    if held:
+        raise ConfigError(
+            f"{label} already holds a run ({held[0]}): give a new folder, or remove it (after "
+            f"`vpsconform cleanup --report-dir {path}` if that run was killed)"
+        )
     try:
-        return _Sources(flags, os.environ if env is None else env, file).get("target") is not None
-    except ConfigError:
-        return True
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{label} cannot be written: {exc.strerror or exc}") from None
+    return path
+
+
+def _probes(source: _Sources) -> tuple[str | None, str | None]:
+    """The probe commands, which go together."""
+    probe_write, probe_read = source.get("probe_write"), source.get("probe_read")
+    if (probe_write is None) != (probe_read is None):
+        raise ConfigError("--probe-write and --probe-read go together: give both or neither")
+    return probe_write, probe_read
+
+
+def _embedded_clock(time_scale: float | None, clock: float) -> float:
+    """The embedded target's clock; a different --time-scale is refused (the target sets its own)."""
+    if time_scale is not None and time_scale != clock:
+        raise ConfigError("--time-scale cannot be changed for the embedded target (it sets its own clock)")
+    return clock
 
 
 def build_config(
@@ -233,21 +298,19 @@ def build_config(
     if foreign_token and token and foreign_token == token:
         raise ConfigError("--foreign-token must belong to another account than --token")
 
-    probe_write, probe_read = source.get("probe_write"), source.get("probe_read")
-    if (probe_write is None) != (probe_read is None):
-        raise ConfigError("--probe-write and --probe-read go together: give both or neither")
+    probe_write, probe_read = _probes(source)
     if probe_write is None and base is not None:
         probe_write, probe_read = base.probe_write, base.probe_read
 
     time_scale = source.get("time_scale")
     if base is not None:
-        if time_scale is not None and time_scale != base.time_scale:
-            raise ConfigError(
-                "--time-scale cannot be changed for the embedded target (it sets its own clock)"
-            )
-        time_scale = base.time_scale
+        time_scale = _embedded_clock(time_scale, base.time_scale)
     seed = source.get("seed")
     report_dir = source.get("report_dir")
+    # A remote target's waits are its clock's: one scenario per server by default (the fast path). The
+    # embedded target's are CPU: parallel workers measured no faster there, so it stays serial.
+    jobs = source.get("jobs", 1 if base is not None else len(server_ids))
+    max_rps = source.get("max_rps", 0.0 if base is not None else REMOTE_MAX_RPS)
     return RunConfig(
         target=target if base is None else base.target,
         token=token,
@@ -261,14 +324,26 @@ def build_config(
         profile=source.get("profile", BY_NAME["profile"].default),
         seed=int.from_bytes(os.urandom(3), "big") if seed is None else seed,
         report_dir=Path(report_dir) if report_dir is not None else None,
-        max_rps=source.get("max_rps", 0.0 if base is not None else REMOTE_MAX_RPS),
+        max_rps=max_rps,
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
-        # A remote target's waits are its clock's: one scenario per server by default (the fast path). The
-        # embedded target's are CPU: parallel workers measured no faster there, so it stays serial.
-        jobs=min(source.get("jobs", 1 if base is not None else len(server_ids)), len(server_ids)),
+        jobs=min(jobs, len(server_ids)),  # one scenario per server
         embedded=base is not None,
         token_env=token_env,
         foreign_token_env=foreign_env,
         config_file=source.path,
         sign_key=source.get("sign_key"),
+        notes=_notes(jobs, len(server_ids), max_rps, embedded=base is not None),
     )
+
+
+def _notes(jobs: int, servers: int, max_rps: float, *, embedded: bool) -> tuple[str, ...]:
+    """Plain lines for what the run does differently from what was asked, or what an option means here."""
+    notes = []
+    if jobs > servers:
+        notes.append(
+            f"--jobs {jobs} capped to {servers}: each scenario runs on a server of its own, and "
+            f"{servers} server{'s are' if servers != 1 else ' is'} configured (give more --server-id)"
+        )
+    if max_rps == 0 and not embedded:
+        notes.append("--max-rps 0: no request rate cap, requests go as fast as the target answers")
+    return tuple(notes)

@@ -6,12 +6,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from vpsconform.config import RunConfig
+from vpsconform.config import EMBEDDED_TIME_SCALE, RunConfig
 from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.server import RunningTarget, start
 
-#: The embedded target's clock: a documented minute lasts 0.12 s, so a 15-minute restore takes 1.8 s.
-EMBEDDED_TIME_SCALE = 0.002
+__all__ = ["EMBEDDED_TIME_SCALE", "STATS_ENV", "start_embedded"]
 #: Env var naming a file the target writes its counters to when it stops (read by the kill matrix).
 STATS_ENV = "VPSCONFORM_REFERENCE_STATS"
 

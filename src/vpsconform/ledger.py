@@ -57,39 +57,56 @@ def landed(response: httpx.Response) -> int | None:
 class Ledger:
     """Thread-safe record of created snapshots, journaled to a file as it goes when given one."""
 
-    def __init__(self, journal: Path | None = None, header: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, journal: Path | None = None, header: dict[str, Any] | None = None, *, run: str | None = None
+    ) -> None:
         self._entries: dict[tuple[str, int], Entry] = {}
         self._lock = threading.Lock()
         self._journal = journal
+        self._run = run  # tags each line with the run's prefix, for a journal that holds several runs
         if journal is not None and header is not None:
             self._append({"event": "run", **header})
 
     @classmethod
     def replay(cls, journal: Path) -> tuple[dict[str, Any], Ledger]:
-        """The header and the entries of a journal written by an earlier run (appended to from now on)."""
-        ledger = cls(journal)
-        header: dict[str, Any] = {}
+        """The header and the entries of the last run a journal holds (appended to from now on)."""
+        return cls.runs(journal)[-1]
+
+    @classmethod
+    def runs(cls, journal: Path) -> list[tuple[dict[str, Any], Ledger]]:
+        """Every run a journal holds, each with its header and its entries, oldest first.
+
+        A line tagged with a run's prefix belongs to that run; an untagged one to the run whose header came
+        last before it. A folder reused before runs were refused in it holds several runs in one journal.
+        """
+        runs: dict[str, tuple[dict[str, Any], Ledger]] = {}
+        current: Ledger | None = None
         for number, line in enumerate(journal.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-                event = record["event"]
-            except (ValueError, KeyError, TypeError):
+                if record["event"] == "run":
+                    prefix = str(record["prefix"])
+                    current = runs.setdefault(prefix, (record, cls(journal, run=prefix)))[1]
+                    continue
+                owner = runs[record["run"]][1] if "run" in record else current
+                if owner is None:
+                    raise ValueError(f"{journal}: no run header before line {number}; not a ledger")
+                owner._replay(record)
+            except (KeyError, TypeError, json.JSONDecodeError):
                 raise ValueError(f"{journal}:{number}: not a ledger line") from None
-            if event == "run":
-                header = record
-            elif event == "created":
-                ledger._entries[(record["account"], record["snapshot_id"])] = Entry(
-                    record["snapshot_id"], record["account"], record.get("server_id")
-                )
-            elif event == "deleted":
-                entry = ledger._entries.get((record["account"], record["snapshot_id"]))
-                if entry is not None:
-                    entry.alive = False
-        if not header:
+        if not runs:
             raise ValueError(f"{journal}: no run header; not a vpsconform ledger")
-        return header, ledger
+        return list(runs.values())
+
+    def _replay(self, record: dict[str, Any]) -> None:
+        """Apply one journaled event."""
+        event, key = record["event"], (record["account"], record["snapshot_id"])
+        if event == "created":
+            self._entries[key] = Entry(record["snapshot_id"], record["account"], record.get("server_id"))
+        elif event == "deleted" and key in self._entries:
+            self._entries[key].alive = False
 
     @property
     def journal(self) -> Path | None:
@@ -104,14 +121,13 @@ class Ledger:
             handle.write(json.dumps(line) + "\n")
 
     def _write(self, event: str, entry: Entry) -> None:
-        self._append(
-            {
-                "event": event,
-                "snapshot_id": entry.snapshot_id,
-                "account": entry.account,
-                "server_id": entry.server_id,
-            }
-        )
+        line = {
+            "event": event,
+            "snapshot_id": entry.snapshot_id,
+            "account": entry.account,
+            "server_id": entry.server_id,
+        }
+        self._append(line | ({"run": self._run} if self._run else {}))
 
     def created(self, account: str, snapshot_id: int, server_id: int | None) -> None:
         """Record a snapshot the run created, or one struck off that a listing shows again."""

@@ -34,10 +34,19 @@ Parse = Callable[[Any, str], Any]
 
 
 def _url(value: Any, label: str) -> str:
-    text = str(value)
-    parts = urlsplit(text)
+    """An http(s) base URL with a host and a valid port; no query, fragment or credentials."""
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # parsing the port raises on "abc" and on numbers out of range
+    except ValueError as exc:
+        raise ConfigError(f"{label} is not a valid URL ({exc}), got {text!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{label} must be an http(s) URL with a host, got {text!r}")
+    if any(char.isspace() for char in parts.netloc) or port == 0:
+        raise ConfigError(f"{label} has an invalid host or port, got {text!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{label} must not carry credentials (user:password@); give the token with --token")
     if parts.query or parts.fragment:
         raise ConfigError(f"{label} must not carry a query or fragment, got {text!r}")
     return text.rstrip("/")
@@ -221,7 +230,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "max_rps", "--max-rps",
-        f"request rate cap (default {REMOTE_MAX_RPS:g}/s for remote targets, none for the embedded one)",
+        "request rate cap in requests per second; 0: no cap (meant for a mock on loopback) "
+        f"(default {REMOTE_MAX_RPS:g}/s for remote targets, none for the embedded one)",
         "N", kind=float, parse=_number(0, strictly=False), reproduce=True,
     ),
     Option(
@@ -242,7 +252,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "select", "--select",
         "only the tests matching this pytest -k expression (reproduction commands use it); requirement IDs"
-        " match too: AUTH-01, or AUTH- for an area",
+        " match too, and an area prefix with its dash selects the area",
         "EXPR", where=CLI_ONLY,
     ),
     Option(

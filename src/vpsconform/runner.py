@@ -7,8 +7,6 @@ Exit status: 0 conformant, 1 nonconformant, 2 usage or configuration error, 3 th
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +18,7 @@ from rich.table import Table
 from vpsconform.client import ApiClient
 from vpsconform.config import RunConfig
 from vpsconform.errors import NoAnswer, ProbeError, Stop
+from vpsconform.interrupts import INTERRUPTS, Interrupted, Interrupts
 from vpsconform.paths import SUITES_DIR
 from vpsconform.plugin import Preset
 from vpsconform.probes import Probes
@@ -33,7 +32,6 @@ EXIT_BY_VERDICT = {
     "incomplete": EXIT_INCOMPLETE,
     "error": EXIT_ERROR,
 }
-EXIT_BY_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 VERDICTS = ("pass", "fail", "warn", "skip", "inconclusive", "error")
 VERDICT_STYLE = dict(
     zip(VERDICTS, ("green", "bold red", "yellow", "dim", "magenta", "bold magenta"), strict=True)
@@ -111,24 +109,18 @@ def summary(console: Console, report: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _interruptible(preset: Preset) -> Iterator[dict[str, int]]:
-    """SIGINT and SIGTERM stop the tests (as KeyboardInterrupt); the plugin still cleans up and reports."""
-    caught: dict[str, int] = {}
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
+def _interruptible(preset: Preset) -> Iterator[Interrupts]:
+    """SIGINT and SIGTERM stop the tests (as KeyboardInterrupt); the plugin still cleans up and reports.
 
-    def interrupt(signum: int, frame: Any) -> None:
-        caught["signal"] = signum
-        preset.interrupted = f"interrupted by {signal.Signals(signum).name}"
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in EXIT_BY_SIGNAL}
-    try:
-        yield caught
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    Once the tests are over, a signal only changes the exit status: the run is finishing.
+    """
+    with INTERRUPTS.catching() as interrupts:
+        interrupts.start()
+        try:
+            yield interrupts
+        finally:
+            preset.interrupted = interrupts.reason
+            interrupts.finishing()
 
 
 def execute(
@@ -155,14 +147,14 @@ def execute(
         args += ["-k", select]
     if config.jobs > 1:  # parallel workers (pytest-xdist), each leasing its own server
         args += ["-n", str(config.jobs)]
-    with _interruptible(preset) as caught:
+    with _interruptible(preset) as interrupts:
         try:
             code = pytest.main(args, plugins=[preset])
         finally:
             status.stop()
     if preset.result is None:
-        if caught:
-            raise Stop(preset.interrupted or "interrupted", EXIT_BY_SIGNAL[caught["signal"]])
+        if interrupts.reason:  # before the plugin could report: the caller reports it
+            raise Interrupted(interrupts.reason)
         raise Stop(f"the suite did not run to the end (pytest exit status {int(code)})", EXIT_ERROR)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise Stop(f"no test matched --select {select!r}", EXIT_USAGE)
@@ -170,6 +162,4 @@ def execute(
     summary(console, report)
     files = "report.html, report.json, junit.xml, ctrf.json, badge.svg, attestation.json"
     console.print(f"reports: {escape(str(preset.result.report_dir))}/ ({files})", soft_wrap=True)
-    if caught:
-        return EXIT_BY_SIGNAL[caught["signal"]], report
-    return EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report
+    return interrupts.exit_code or EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report

@@ -111,6 +111,13 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def ensure_fresh(root: Path) -> None:
+    """Refuse a report folder holding an earlier selftest's runs: each cell's run would refuse its folder."""
+    used = sorted(cell.parent.name for cell in root.glob("*/ledger.jsonl"))
+    if used:
+        raise ValueError(f"--report-dir {root} already holds selftest runs ({used[0]}): give a new folder")
+
+
 def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
     """Run one cell's `vpsconform run` and read its report and its target's stats."""
     flag = {"fault": ["--fault", cell.name], "faithful": []}.get(cell.kind, ["--variant", cell.name])

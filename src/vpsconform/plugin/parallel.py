@@ -33,7 +33,7 @@ def config_from_wire(data: dict[str, Any]) -> RunConfig:
     fields = dict(data)
     for key in ("report_dir", "config_file"):
         fields[key] = Path(fields[key]) if fields.get(key) else None
-    for key in ("server_ids", "foreign_server_ids"):
+    for key in ("server_ids", "foreign_server_ids", "notes"):
         fields[key] = tuple(fields[key])
     return RunConfig(**fields)
 

@@ -7,18 +7,17 @@ The plugin activates only when the collected tests declare catalog requirements,
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
+import dataclasses
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from vpsconform.cleanup import SweepResult, deadline_for
-from vpsconform.config import build_config, target_configured
+from vpsconform.config import build_config, check_options
 from vpsconform.contract import ABSENT_ID
 from vpsconform.errors import ConfigError, NoAnswer
+from vpsconform.interrupts import INTERRUPTS
 from vpsconform.ledger import Ledger
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
 from vpsconform.plugin.outcomes import declared
@@ -71,15 +70,17 @@ def _activate(config: pytest.Config) -> RunState:
     else:
         flags = flags_from_pytest(config)
         embedded = None
-        try:
-            if not target_configured(flags):
+        try:  # every value is checked, and the report folder made, before the embedded target starts
+            configured, report_dir = check_options(flags)
+            if not configured:
                 from vpsconform.embedded import start_embedded
 
                 target, embedded = start_embedded()
                 config.add_cleanup(target.stop)
-            state = RunState(build_config(flags, embedded=embedded), None)
+            run_config = build_config(flags, embedded=embedded)
         except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(f"vpsconform: {exc}") from None
+        state = RunState(dataclasses.replace(run_config, report_dir=report_dir), None)
     config.stash[STATE] = state
     return state
 
@@ -137,24 +138,6 @@ def pytest_runtestloop(session: pytest.Session) -> None:
                 state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
 
 
-@contextlib.contextmanager
-def _signals_deferred(state: RunState) -> Iterator[None]:
-    """Let the cleanup finish whatever signals come (SIGKILL, then `vpsconform cleanup`, still ends it)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def hold(signum: int, frame: Any) -> None:
-        state.notify("cleaning up; it finishes first (kill -9, then `vpsconform cleanup`, to abandon it)")
-
-    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def sweep(state: RunState) -> SweepResult:
     """Delete everything the run created (ledgered or run-prefixed), in rounds under one deadline."""
     return state.sweeper().run(deadline_for(state.timing))
@@ -175,13 +158,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.distributed and state.ledger.journal is not None:
         _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
-    interrupted = state.preset.interrupted if state.preset else None
-    if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
-        interrupted = "interrupted"
     state.checker = None
     state.notify("cleaning up what the run created")
-    with _signals_deferred(state):
-        swept = sweep(state)
+    with INTERRUPTS.held() as interrupts:  # cleanup and reports finish whatever signals come
+        _finish(state, sweep(state), interrupts.reason or _interrupted(state, exitstatus))
+
+
+def _interrupted(state: RunState, exitstatus: int) -> str | None:
+    """Why the session stopped early, if it did."""
+    if state.preset and state.preset.interrupted:
+        return state.preset.interrupted
+    return "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else None
+
+
+def _finish(state: RunState, swept: SweepResult, interrupted: str | None) -> None:
+    """Judge the run and write its reports."""
     served = [f for f in state.findings if state.catalog[f.requirement].judges == "every-response"]
     if state.requests and not served:
         message = f"{state.requests} requests sent, none answered with a 5xx"

@@ -176,5 +176,20 @@ def describe(target: RunningTarget) -> str:
         f"    write: {target.probe_write_command}",
         f"    read:  {target.probe_read_command}",
         f"  stats (foreign restores and deletes, snapshots held): {target.stats_url}",
+        "  run the suite against it (paste both lines; the run reads the tokens from these variables):",
+        f"    export VPSCONFORM_TOKEN={target.account('main').token} "
+        f"VPSCONFORM_FOREIGN_TOKEN={target.account('foreign').token}",
+        f"    {run_command(target)}",
     ]
     return "\n".join(lines)
+
+
+def run_command(target: RunningTarget) -> str:
+    """The `vpsconform run` line for this target: its URL, clock, servers and probes (tokens from the env)."""
+    main, foreign = target.account("main"), target.account("foreign")
+    words = ["vpsconform run", f"--target {target.url}", f"--time-scale {target.options.time_scale:g}"]
+    words += [f"--server-id {sid}" for sid in main.server_ids]
+    words += [f"--foreign-server-id {sid}" for sid in foreign.server_ids]
+    words += [f"--probe-write {shlex.quote(target.probe_write_command)}"]
+    words += [f"--probe-read {shlex.quote(target.probe_read_command)}"]
+    return " ".join(words)

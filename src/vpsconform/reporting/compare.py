@@ -9,8 +9,6 @@ from typing import Any
 from vpsconform.reporting.files import load_report
 from vpsconform.reporting.render import environment
 
-#: The keys a report needs to be compared (older reports without a scope section still compare).
-COMPARE_KEYS = ("verdict", "requirements", "target", "started_at")
 _JUDGED = ("pass", "warn", "fail")
 
 
@@ -22,7 +20,7 @@ def load_runs(paths: Sequence[Path], labels: Sequence[str]) -> list[dict[str, An
         )
     runs = []
     for index, path in enumerate(paths):
-        report = load_report(path, COMPARE_KEYS)
+        report = load_report(path)
         label = labels[index] if labels else str(report["target"].get("target") or path)
         runs.append({"label": label, "report": report, "path": str(path)})
     if not labels:

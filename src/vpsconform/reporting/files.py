@@ -20,9 +20,10 @@ from vpsconform.reporting.badge import badge_svg
 from vpsconform.reporting.ctrf import ctrf_json
 from vpsconform.reporting.junit import junit_xml
 from vpsconform.reporting.render import render_html, render_summary
+from vpsconform.reporting.schema import shape_error
 from vpsconform.reporting.signing import load_signer
 
-#: The report files a run writes, and the required keys of a report.json that can be rendered.
+#: The report files a run writes.
 REPORT_JSON, JUNIT_XML, REPORT_HTML, SUMMARY_MD = "report.json", "junit.xml", "report.html", "summary.md"
 CTRF_JSON, BADGE_SVG = "ctrf.json", "badge.svg"
 #: What attestation.json vouches for, in the order it lists them.
@@ -41,18 +42,16 @@ def redact(value: Any, redactor: Redactor) -> Any:
     return value
 
 
-def load_report(path: Path, required: tuple[str, ...] = REQUIRED_KEYS) -> dict[str, Any]:
-    """A report.json (or the report.json of a report folder) that has the ``required`` keys."""
+def load_report(path: Path) -> dict[str, Any]:
+    """A report.json (or the report.json of a report folder) of the shape this version renders."""
     file = path / REPORT_JSON if path.is_dir() else path
     try:
         report = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ReportError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
-    if not isinstance(report, dict):
-        raise ReportError(f"{file} is not a vpsconform report (not a JSON object)")
-    missing = [key for key in required if key not in report]
-    if missing:
-        raise ReportError(f"{file} is not a vpsconform report (missing {', '.join(missing)})")
+    problem = shape_error(report)
+    if problem is not None:
+        raise ReportError(f"{file} {problem}")
     return report
 
 

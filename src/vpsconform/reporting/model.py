@@ -22,10 +22,14 @@ from vpsconform.reporting.durations import add_durations
 from vpsconform.strength import current_strength
 from vpsconform.verdicts import RequirementResult, Verdict
 
+#: The version of report.json's shape: it changes whenever a field the renderings read is renamed, removed or
+#: changes type (adding one does not). 1: the first report.json to carry it (vpsconform 0.1.0).
+SCHEMA_VERSION = 1
 #: Requirement verdicts that judged the requirement one way or the other.
 JUDGED = frozenset({Verdict.PASS.value, Verdict.WARN.value, Verdict.FAIL.value})
-#: Requirement verdicts in display order.
+#: Requirement verdicts in display order, and the run verdicts.
 VERDICTS = tuple(v.value for v in Verdict)
+RUN_VERDICTS = ("conformant", "nonconformant", "incomplete", "error")
 #: The documented duration windows (production minutes) that measurements are shown against.
 WINDOWS: dict[str, dict[str, float]] = {
     "create": {"min": CREATE_MIN_MINUTES, "max": CREATE_MAX_MINUTES},
@@ -110,6 +114,7 @@ def build_report(
     out_of_scope: dict[str, str] = dict(scope.get("out_of_scope", {}))
     summary = Counter(r.verdict.value for r in results)
     document = {
+        "schema_version": SCHEMA_VERSION,
         "verdict": run_verdict(results, out_of_scope, interrupted),
         "interrupted": interrupted,
         "scope": scope_section(results, out_of_scope),

@@ -28,7 +28,6 @@ from vpsconform.reporting.attestation import (
     verify_folder,
 )
 from vpsconform.reporting.badge import badge_svg
-from vpsconform.reporting.compare import COMPARE_KEYS
 from vpsconform.reporting.files import ATTESTED, BADGE_SVG, REPORT_HTML, load_report, redact
 from vpsconform.reporting.render import environment, render_html
 
@@ -82,7 +81,7 @@ def load_run(folder: Path, names: Mapping[str, str]) -> Run:
     """A report folder read and checked: its report.json, its attestation's digests; ReportError if not."""
     if not folder.is_dir():
         raise ReportError(f"no report folder at {folder}")
-    report = load_report(folder, COMPARE_KEYS)
+    report = load_report(folder)
     check = verify_folder(folder)
     if check.code == EXIT_CHANGED:
         raise ReportError(f"{folder}: {check.line}; not published")
