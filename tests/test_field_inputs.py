@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from vpsconform.cleanup import resume_cleanup
+from vpsconform.interrupts import Interrupted, Interrupts
 from vpsconform.ledger import Ledger
 from vpsconform.reference.server import RunningTarget
 from vpsconform.reporting.schema import shape_error
@@ -287,6 +289,30 @@ def test_selftest_refuses_a_folder_holding_an_earlier_selftest(tmp_path: Path) -
     (tmp_path / "fault-x" / "ledger.jsonl").write_text("{}\n")
     done, seconds = command("vpsconform", "selftest", "--only", "faithful", "--report-dir", str(tmp_path))
     assert_one_line(done, seconds, 2, "already holds selftest runs (fault-x)", "vpsconform: error: ")
+
+
+# signals (end to end in test_interrupt.py) --------------------------------------------------------------
+
+
+def test_the_signal_handler_decides_by_how_far_the_run_got() -> None:
+    notes: list[str] = []
+    held = Interrupts()
+    held.note = notes.append
+    with held.held():  # plain pytest's cleanup: the run never "started", and the cleanup must finish
+        held.handle(signal.SIGINT, None)
+        held.handle(signal.SIGINT, None)
+    assert held.reason == "interrupted by SIGINT" and len(notes) == 2
+    early = Interrupts()
+    early.handle(signal.SIGTERM, None)  # before the report folder exists: acted on once it does
+    with pytest.raises(Interrupted):
+        early.start()
+    assert early.exit_code == 143
+    again = Interrupts()
+    again.note = notes.append
+    again.handle(signal.SIGINT, None)
+    with pytest.raises(SystemExit) as ended:  # a second one before the start ends the command at once
+        again.handle(signal.SIGINT, None)
+    assert ended.value.code == 130
 
 
 # serve prints a run line that works ---------------------------------------------------------------------

@@ -50,13 +50,13 @@ class Interrupts:
         first = self.signum is None
         if first:
             self.signum = signum
+        if self._held or (self.started and not first):
+            self.note(f"{signal.Signals(signum).name} noted; the run finishes its cleanup and reports first")
+            return
         if not self.started:  # the first is acted on once the run has started; a second ends it now
             if not first:
                 self.note(f"{self.reason} before the run started; nothing was sent and no report written")
                 sys.exit(self.exit_code)
-            return
-        if self._held or not first:
-            self.note(f"{signal.Signals(signum).name} noted; the run finishes its cleanup and reports first")
             return
         raise Interrupted(self.reason)
 
