@@ -21,6 +21,7 @@ from vpsconform.config import ConfigError, build_config, target_configured
 from vpsconform.contract import ABSENT_ID
 from vpsconform.ledger import Ledger
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
+from vpsconform.plugin.model import annotate, judge_history
 from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
 from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
@@ -125,6 +126,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     musts = sum(r.level in ("MUST", "SHOULD") for r in state.catalog.values())
     state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
+    with contextlib.suppress(TransportError):  # the model's evidence that the absent server is absent
+        state.client("main").get_server(ABSENT_ID)
     for client in state.clients_by_account().values():
         with contextlib.suppress(TransportError):
             if listed_with_id(client, ABSENT_ID):
@@ -181,6 +184,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.requests and not served:
         message = f"{state.requests} requests sent, none answered with a 5xx"
         state.record_observation("every-response", Verdict.PASS, message)
+    judged = judge_history(state)
     results = aggregate(state.catalog, state.findings, "not checked in this run")
     cleanup = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
     cleanup["left_unknown"] = swept.unknown
@@ -196,6 +200,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reproduce=state.preset.reproduce if state.preset else _pytest_reproduce(state),
         interrupted=interrupted,
     )
+    annotate(report, state, judged)
     write_all(report, state.report_dir, state.redactor)
     state.result = RunResult(report, state.report_dir)
     if state.preset:

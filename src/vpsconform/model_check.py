@@ -1,0 +1,400 @@
+"""A model of the documented contract, checked over the run's whole history (see history.py).
+
+The history is replayed in answer order through a model of the documented state — per snapshot, per
+server, per account — and every response is held to what the docs allow, wherever in the run it was seen:
+a scenario, generated traffic, a watch or the cleanup. Each rule is named; the catalog's ``model`` key says
+which requirement a rule judges, so no requirement ID is written here. A rule reports its violations with
+the records that show them, and how many checks it made (the evidence a pass rests on).
+
+False alarms are the design constraint: a list reflects the target at some instant between its request
+and its answer (``t0``..``t1``), so a rule only compares observations whose order is certain; a snapshot
+named by any delete or restore (whatever the answer, lost ones too, leniently parsed ids included) is no
+longer expected anywhere; snapshots on servers the run was not given are never expected; and a new name at
+a deleted id is a new snapshot (providers may reuse ids).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from vpsconform.contract import SERVERS, SNAPSHOT_LIMIT, SNAPSHOTS
+from vpsconform.ledger import snapshot_id_of
+
+ACCOUNTS = ("main", "foreign")
+#: What a rule's subjects are, when not snapshots.
+UNITS = {
+    "no-server-error": "responses",
+    "documented-status": "operations",
+    "count-matches": "lists",
+    "server-limit": "servers",
+    "refused-leaves-nothing": "refused creates",
+    "unknown-server": "servers",
+    "tenant-ours-hidden": "lists",
+    "tenant-theirs-hidden": "lists",
+}
+
+
+@dataclasses.dataclass
+class RuleResult:
+    """What one rule found: its violations (message, records), how much it checked, and of how many."""
+
+    checks: int = 0
+    subjects: set[Any] = dataclasses.field(default_factory=set)
+    violations: list[tuple[str, list[dict[str, Any]]]] = dataclasses.field(default_factory=list)
+    unit: str = "snapshots"
+
+    def evidence(self) -> str:
+        """``412 observations of 96 snapshots`` (in the rule's own units)."""
+        if self.unit == "responses":
+            return f"{self.checks} responses"
+        return f"{self.checks} observations of {len(self.subjects)} {self.unit}"
+
+
+@dataclasses.dataclass
+class Context:
+    """What the model knows besides the history: configured servers, documented codes and windows."""
+
+    servers: Mapping[str, tuple[int, ...]]
+    documented: Mapping[tuple[str, str], frozenset[int]]
+    statuses: frozenset[str]
+    create_max: float
+
+
+@dataclasses.dataclass
+class Snap:
+    """One incarnation of a snapshot id, as the history shows it."""
+
+    id: int
+    name: Any
+    server: Any
+    born: float  # answer time of the first exchange that showed it existing
+    created_t1: float | None = None  # answer time of its 201
+    created_at: datetime | None = None
+    completed_t1: float | None = None  # answer time of the first observation that showed it completed
+    gone_t1: float | None = None  # answer time of a 204 delete of it
+    touched_t0: float | None = None  # send time of the first delete or restore that may have named it
+    refs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def alive_through(self, t1: float) -> bool:
+        """Whether nothing the run sent may have removed it before ``t1``."""
+        return self.touched_t0 is None or self.touched_t0 > t1
+
+
+def path_ids(segment: str) -> set[int]:
+    """Every snapshot id a lenient provider might read from a path segment (digits, float, hex, Unicode)."""
+    text = unquote(unquote(segment)).strip()
+    found = {int(run) for run in re.findall(r"\d+", text) if run.isascii()}
+    digits = "".join(str(unicodedata.digit(c)) for c in text if unicodedata.digit(c, None) is not None)
+    found |= {int(digits)} if digits else set()
+    for parse in (lambda s: int(float(s)), lambda s: int(s, 0)):
+        with contextlib.suppress(ValueError, OverflowError):
+            found.add(parse(text))
+    return found
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _template(path: str) -> str:
+    parts = path.split("/")
+    if path.startswith(SNAPSHOTS) and len(parts) > 4 and parts[4]:
+        parts[4] = "{snapshot_id}"
+    return "/".join(parts)
+
+
+class Model:
+    """The documented state, replayed from a history; ``results`` holds what every rule found."""
+
+    def __init__(self, context: Context, rules: Iterable[str]) -> None:
+        self.context = context
+        self.results = {rule: RuleResult(unit=UNITS.get(rule, "snapshots")) for rule in rules}
+        self.snaps: dict[int, Snap] = {}
+        self.owner = {s: a for a, ids in context.servers.items() for s in ids}
+        self.refused: dict[str, dict[str, Any]] = {}  # name of a refused create -> its record
+        self.named: set[str] = set()  # names sent by creates that were accepted or whose answer was lost
+        self.made: set[int] = set()  # ids some 201 answered with
+        self.absent_servers: dict[tuple[str, int], dict[str, Any]] = {}
+        self.servers_api = False
+        self.deletes: dict[Any, list[tuple[float, Any, int, dict[str, Any]]]] = {}  # 204s by server
+
+    # --- bookkeeping ------------------------------------------------------------------------------------
+    def _count(self, rule: str, subject: Any, checks: int = 1) -> None:
+        result = self.results[rule]
+        result.checks += checks
+        result.subjects.add(subject)
+
+    def _violate(self, rule: str, message: str, *records: dict[str, Any]) -> None:
+        self.results[rule].violations.append((message, list(records)))
+
+    # --- replay -----------------------------------------------------------------------------------------
+    def replay(self, records: Iterable[dict[str, Any]]) -> None:
+        """Feed every record, in answer order."""
+        for record in records:
+            if record.get("kind") == "exchange":
+                self._exchange(record)
+            elif record.get("kind") == "lost":
+                self._unanswered(record)
+        self._leftovers()
+
+    def _exchange(self, record: dict[str, Any]) -> None:
+        url = urlsplit(record["url"])
+        path, method, status = url.path, record["method"], record["status"]
+        self._response(record, method, path, status)
+        who = record.get("who")
+        if path.startswith(SERVERS) and method == "GET" and who in ACCOUNTS:
+            self._server_read(record, path, status, who)
+        if not path.startswith(SNAPSHOTS):
+            return
+        segment = path[len(SNAPSHOTS) :].split("/")[0]
+        if method in ("DELETE", "POST") and segment:
+            self._named(record, segment, method, status)
+        if who not in ACCOUNTS:
+            return
+        if method == "GET" and not segment and status == 200:
+            self._list(record, url.query, who)
+        elif method == "POST" and not segment:
+            self._create(record, status, who)
+
+    def _response(self, record: dict[str, Any], method: str, path: str, status: int) -> None:
+        self._count("no-server-error", "responses")
+        if status >= 500:
+            self._violate("no-server-error", f"{method} {path} -> {status}: a server error", record)
+        codes = self.context.documented.get((method, _template(path)))
+        if codes is not None and 200 <= status < 400:
+            self._count("documented-status", (method, _template(path)))
+            if status not in codes:
+                self._violate("documented-status", f"{method} {path} -> {status}: not documented", record)
+
+    def _server_read(self, record: dict[str, Any], path: str, status: int, who: str) -> None:
+        server_id = snapshot_id_of(path[len(SERVERS) :].strip("/"))
+        if server_id is None:
+            return
+        if status == 200 and server_id in self.owner:
+            self.servers_api = True
+        elif status == 404 and server_id not in self.owner:
+            self.absent_servers.setdefault((who, server_id), record)
+
+    def _named(self, record: dict[str, Any], segment: str, method: str, status: int) -> None:
+        """A delete or restore naming a path id: what it may have removed, and a 204 that surely did."""
+        for snapshot_id in path_ids(segment):
+            snap = self.snaps.get(snapshot_id)
+            if snap is not None and snap.touched_t0 is None:
+                snap.touched_t0 = record["t0"]
+        canonical = snapshot_id_of(segment)
+        snap = self.snaps.get(canonical) if canonical is not None else None
+        if method == "DELETE" and status == 204 and snap is not None:
+            snap.gone_t1 = record["t1"]
+            self.deletes.setdefault(snap.server, []).append((record["t1"], snap.server, snap.id, record))
+
+    def _unanswered(self, record: dict[str, Any]) -> None:
+        path = urlsplit(record["url"]).path
+        segment = path[len(SNAPSHOTS) :].split("/")[0] if path.startswith(SNAPSHOTS) else ""
+        if segment and record["method"] in ("DELETE", "POST"):
+            self._named(record | {"status": 0}, segment, record["method"], 0)
+        elif not segment and record["method"] == "POST" and isinstance(record.get("body"), dict):
+            name = record["body"].get("name")
+            if isinstance(name, str):
+                self.named.add(name)
+
+    # --- creates ----------------------------------------------------------------------------------------
+    def _create(self, record: dict[str, Any], status: int, who: str) -> None:
+        sent = record.get("body") if isinstance(record.get("body"), dict) else {}
+        name, server_id = sent.get("name"), snapshot_id_of(sent.get("server_id"))
+        if 400 <= status < 500:
+            if isinstance(name, str) and name not in self.named:
+                self.refused.setdefault(name, record)
+            return
+        if isinstance(name, str):
+            self.named.add(name)
+        body = record.get("response")
+        snapshot_id = snapshot_id_of(body.get("id")) if isinstance(body, dict) else None
+        if status != 201 or snapshot_id is None:
+            return
+        self._unknown_server(record, who, server_id)
+        previous = self.snaps.get(snapshot_id)
+        self._count("unique-ids", snapshot_id)
+        if snapshot_id in self.made and previous is not None and previous.alive_through(record["t1"]):
+            self._violate(
+                "unique-ids",
+                f"create answered 201 with id {snapshot_id}, which an earlier 201 gave",
+                *[*previous.refs[:1], record],
+            )
+        self.made.add(snapshot_id)
+        server = body.get("server", {}).get("id") if isinstance(body.get("server"), dict) else server_id
+        snap = Snap(snapshot_id, name, server_id if server_id is not None else server, record["t1"])
+        snap.created_t1 = record["t1"]
+        self.snaps[snapshot_id] = snap
+        self._observe(snap, body, record)
+
+    def _unknown_server(self, record: dict[str, Any], who: str, server_id: int | None) -> None:
+        absent = self.absent_servers.get((who, server_id)) if server_id is not None else None
+        if absent is None or not self.servers_api:
+            return
+        self._count("unknown-server", server_id)
+        if absent["t1"] < record["t0"]:
+            message = f"create on server {server_id} answered 201; the servers API had said it does not exist"
+            self._violate("unknown-server", message, absent, record)
+
+    # --- lists ------------------------------------------------------------------------------------------
+    def _list(self, record: dict[str, Any], query: str, who: str) -> None:
+        body = record.get("response")
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            return
+        items = [item for item in body["results"] if isinstance(item, dict)]
+        params = parse_qs(query, keep_blank_values=True)
+        scope = snapshot_id_of(params["server_id"][0]) if list(params) == ["server_id"] else None
+        complete = not params or (scope is not None and len(params["server_id"]) == 1)
+        complete = complete and body.get("next") is None
+        count = body.get("count")
+        if isinstance(count, int) and not isinstance(count, bool):
+            self._count("count-matches", record["ref"])
+            if count < len(items) or (complete and count != len(items)):
+                self._violate("count-matches", f"count {count} with {len(items)} results", record)
+        if len(self.context.servers.get("foreign", ())) and self.context.servers.get("main"):
+            self._count("tenant-theirs-hidden" if who == "main" else "tenant-ours-hidden", record["ref"])
+        seen = set()
+        for item in items:
+            snapshot_id = snapshot_id_of(item.get("id"))
+            if snapshot_id is not None:
+                seen.add(snapshot_id)
+                self._listed(record, item, snapshot_id, who, scope)
+        if complete:
+            self._limit(record, items)
+            self._missing(record, who, scope, seen)
+
+    def _listed(
+        self, record: dict[str, Any], item: dict[str, Any], snapshot_id: int, who: str, scope: Any
+    ) -> None:
+        server = item.get("server", {}).get("id") if isinstance(item.get("server"), dict) else None
+        if scope is not None:
+            self._count("list-filter-exact", scope)
+            if server != scope:
+                self._violate(
+                    "list-filter-exact", f"list of server {scope} shows {snapshot_id} of {server}", record
+                )
+        owner = self.owner.get(server)
+        if owner is not None and owner != who:
+            rule = "tenant-ours-hidden" if owner == "main" else "tenant-theirs-hidden"
+            message = f"the {who} account's list shows snapshot {snapshot_id} of server {server}"
+            self._violate(rule, message, record)
+        snap = self.snaps.get(snapshot_id)
+        if snap is not None and snap.name != item.get("name") and (snap.gone_t1 or snap.touched_t0):
+            snap = None  # a new snapshot at a freed id
+        if snap is not None and snap.gone_t1 is not None:
+            self._count("gone-after-delete", snapshot_id)
+            if snap.gone_t1 < record["t0"]:
+                message = f"snapshot {snapshot_id} is listed after its delete answered 204"
+                self._violate("gone-after-delete", message, snap.refs[-1], record)
+                return
+        if snap is None:
+            snap = Snap(snapshot_id, item.get("name"), server, record["t1"])
+            self.snaps[snapshot_id] = snap
+        self._observe(snap, item, record)
+
+    def _observe(self, snap: Snap, item: dict[str, Any], record: dict[str, Any]) -> None:
+        """One sighting of a snapshot: its status, size, created_at and window against what came before."""
+        status = item.get("status")
+        self._count("snapshot-status", snap.id)
+        if status not in self.context.statuses:
+            self._violate("snapshot-status", f"snapshot {snap.id} has status {status!r}", record)
+        if snap.completed_t1 is not None and snap.completed_t1 < record["t0"]:
+            self._count("status-final", snap.id)
+            if status != "completed":
+                message = f"snapshot {snap.id} was completed and is now {status!r}"
+                self._violate("status-final", message, snap.refs[-1], record)
+        if status == "completed":
+            self._count("size-integer", snap.id)
+            size = item.get("size_mb")
+            if not isinstance(size, int) or isinstance(size, bool):
+                self._violate("size-integer", f"completed snapshot {snap.id} has size_mb {size!r}", record)
+            if snap.completed_t1 is None:
+                snap.completed_t1 = record["t1"]
+        self._window(snap, status, record)
+        created_at = _when(item.get("created_at"))
+        if created_at is not None and snap.created_at is None:
+            snap.created_at = created_at
+        elif created_at is not None and snap.created_at is not None:
+            self._count("created-at-fixed", snap.id)
+            if abs((created_at - snap.created_at).total_seconds()) >= 1:
+                message = f"snapshot {snap.id}'s created_at moved from {snap.created_at} to {created_at}"
+                self._violate("created-at-fixed", message, snap.refs[0], record)
+        snap.refs = [*snap.refs[:1], record]
+
+    def _window(self, snap: Snap, status: Any, record: dict[str, Any]) -> None:
+        if snap.created_t1 is None:
+            return
+        if status == "completed" and snap.completed_t1 == record["t1"]:
+            self._count("completes-in-window", snap.id)
+        elif status == "in_progress" and record["t0"] - snap.created_t1 > self.context.create_max:
+            self._count("completes-in-window", snap.id)
+            waited = record["t0"] - snap.created_t1
+            message = f"snapshot {snap.id} still in_progress {waited:.1f} s after its 201"
+            if not any(
+                m.startswith(f"snapshot {snap.id} ")
+                for m, _ in self.results["completes-in-window"].violations
+            ):
+                self._violate("completes-in-window", message, snap.refs[0], record)
+
+    def _limit(self, record: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        per_server: dict[Any, int] = {}
+        for item in items:
+            server = item.get("server", {}).get("id") if isinstance(item.get("server"), dict) else None
+            per_server[server] = per_server.get(server, 0) + 1
+        for server, held in per_server.items():
+            self._count("server-limit", server)
+            if held > SNAPSHOT_LIMIT:
+                self._violate("server-limit", f"server {server} is listed with {held} snapshots", record)
+
+    def _missing(self, record: dict[str, Any], who: str, scope: Any, seen: set[int]) -> None:
+        """Every snapshot that surely exists on a server of the account (and the filter) must be listed."""
+        for snap in list(self.snaps.values()):
+            if self.owner.get(snap.server) != who or (scope is not None and snap.server != scope):
+                continue
+            if snap.born >= record["t0"] or not snap.alive_through(record["t1"]) or snap.gone_t1 is not None:
+                continue
+            rule = "list-filter-exact" if scope is not None else "list-all-own"
+            self._count(rule, snap.id)
+            neighbour = self._neighbour_deleted(snap, record["t0"])
+            if neighbour is not None:
+                self._count("delete-only-named", snap.id)
+            if snap.id in seen:
+                continue
+            if neighbour is not None:
+                message = f"snapshot {snap.id} vanished after the delete of {neighbour[2]}, its neighbour"
+                self._violate("delete-only-named", message, neighbour[3], record)
+            else:
+                message = f"snapshot {snap.id} of server {snap.server} is missing from the list"
+                self._violate(rule, message, record)
+            snap.touched_t0 = record["t0"]  # reported once; no longer expected
+
+    def _neighbour_deleted(self, snap: Snap, before: float) -> tuple[float, Any, int, dict[str, Any]] | None:
+        """The last 204 delete of another snapshot of its server since it was known to exist."""
+        found = [
+            d for d in self.deletes.get(snap.server, ()) if d[2] != snap.id and snap.born < d[0] < before
+        ]
+        return found[-1] if found else None
+
+    def _leftovers(self) -> None:
+        """A create refused with a 4xx leaves nothing: no later list shows its name at an id no 201 gave."""
+        for name, refused in self.refused.items():
+            if name in self.named:
+                continue
+            self._count("refused-leaves-nothing", name)
+            for snap in self.snaps.values():
+                if snap.name == name and snap.id not in self.made and snap.born > refused["t1"]:
+                    message = f"the create of {name!r} was refused, yet snapshot {snap.id} carries that name"
+                    self._violate("refused-leaves-nothing", message, refused, snap.refs[0])
+                    break
