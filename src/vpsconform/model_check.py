@@ -128,6 +128,7 @@ class Model:
         self.made: set[int] = set()  # ids some 201 answered with
         self.absent_servers: dict[tuple[str, int], dict[str, Any]] = {}
         self.servers_api = False
+        self.reported: set[tuple[str, Any]] = set()
         self.deletes: dict[Any, list[tuple[float, Any, int, dict[str, Any]]]] = {}  # 204s by server
 
     # --- bookkeeping ------------------------------------------------------------------------------------
@@ -136,7 +137,12 @@ class Model:
         result.checks += checks
         result.subjects.add(subject)
 
-    def _violate(self, rule: str, message: str, *records: dict[str, Any]) -> None:
+    def _violate(self, rule: str, message: str, *records: dict[str, Any], subject: Any = None) -> None:
+        """Record a violation (once per subject, when one is given: a snapshot listed 100 times is one)."""
+        if subject is not None:
+            if (rule, subject) in self.reported:
+                return
+            self.reported.add((rule, subject))
         self.results[rule].violations.append((message, list(records)))
 
     # --- replay -----------------------------------------------------------------------------------------
@@ -297,7 +303,7 @@ class Model:
             self._count("gone-after-delete", snapshot_id)
             if snap.gone_t1 < record["t0"]:
                 message = f"snapshot {snapshot_id} is listed after its delete answered 204"
-                self._violate("gone-after-delete", message, snap.refs[-1], record)
+                self._violate("gone-after-delete", message, snap.refs[-1], record, subject=snapshot_id)
                 return
         if snap is None:
             snap = Snap(snapshot_id, item.get("name"), server, record["t1"])
@@ -309,17 +315,19 @@ class Model:
         status = item.get("status")
         self._count("snapshot-status", snap.id)
         if status not in self.context.statuses:
-            self._violate("snapshot-status", f"snapshot {snap.id} has status {status!r}", record)
+            message = f"snapshot {snap.id} has status {status!r}"
+            self._violate("snapshot-status", message, record, subject=snap.id)
         if snap.completed_t1 is not None and snap.completed_t1 < record["t0"]:
             self._count("status-final", snap.id)
             if status != "completed":
                 message = f"snapshot {snap.id} was completed and is now {status!r}"
-                self._violate("status-final", message, snap.refs[-1], record)
+                self._violate("status-final", message, snap.refs[-1], record, subject=snap.id)
         if status == "completed":
             self._count("size-integer", snap.id)
             size = item.get("size_mb")
             if not isinstance(size, int) or isinstance(size, bool):
-                self._violate("size-integer", f"completed snapshot {snap.id} has size_mb {size!r}", record)
+                message = f"completed snapshot {snap.id} has size_mb {size!r}"
+                self._violate("size-integer", message, record, subject=snap.id)
             if snap.completed_t1 is None:
                 snap.completed_t1 = record["t1"]
         self._window(snap, status, record)
@@ -330,23 +338,20 @@ class Model:
             self._count("created-at-fixed", snap.id)
             if abs((created_at - snap.created_at).total_seconds()) >= 1:
                 message = f"snapshot {snap.id}'s created_at moved from {snap.created_at} to {created_at}"
-                self._violate("created-at-fixed", message, snap.refs[0], record)
+                self._violate("created-at-fixed", message, snap.refs[0], record, subject=snap.id)
         snap.refs = [*snap.refs[:1], record]
 
     def _window(self, snap: Snap, status: Any, record: dict[str, Any]) -> None:
-        if snap.created_t1 is None:
+        """Completed within the window of its 201 (a status seen after completion is status-final's)."""
+        if snap.created_t1 is None or (snap.completed_t1 is not None and snap.completed_t1 < record["t1"]):
             return
-        if status == "completed" and snap.completed_t1 == record["t1"]:
+        if status == "completed":
             self._count("completes-in-window", snap.id)
         elif status == "in_progress" and record["t0"] - snap.created_t1 > self.context.create_max:
             self._count("completes-in-window", snap.id)
             waited = record["t0"] - snap.created_t1
             message = f"snapshot {snap.id} still in_progress {waited:.1f} s after its 201"
-            if not any(
-                m.startswith(f"snapshot {snap.id} ")
-                for m, _ in self.results["completes-in-window"].violations
-            ):
-                self._violate("completes-in-window", message, snap.refs[0], record)
+            self._violate("completes-in-window", message, snap.refs[0], record, subject=snap.id)
 
     def _limit(self, record: dict[str, Any], items: list[dict[str, Any]]) -> None:
         per_server: dict[Any, int] = {}
@@ -354,9 +359,12 @@ class Model:
             server = item.get("server", {}).get("id") if isinstance(item.get("server"), dict) else None
             per_server[server] = per_server.get(server, 0) + 1
         for server, held in per_server.items():
+            if server not in self.owner:  # only the servers the run was given are its to judge
+                continue
             self._count("server-limit", server)
             if held > SNAPSHOT_LIMIT:
-                self._violate("server-limit", f"server {server} is listed with {held} snapshots", record)
+                message = f"server {server} is listed with {held} snapshots"
+                self._violate("server-limit", message, record, subject=server)
 
     def _missing(self, record: dict[str, Any], who: str, scope: Any, seen: set[int]) -> None:
         """Every snapshot that surely exists on a server of the account (and the filter) must be listed."""
