@@ -15,104 +15,24 @@ a deleted id is a new snapshot (providers may reuse ids).
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import re
-import unicodedata
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from vpsconform.contract import SERVERS, SNAPSHOT_LIMIT, SNAPSHOTS
 from vpsconform.ledger import snapshot_id_of
+from vpsconform.model_types import (
+    ACCOUNTS,
+    UNITS,
+    Context,
+    RuleResult,
+    Snap,
+    path_ids,
+    template,
+    when,
+)
 
-ACCOUNTS = ("main", "foreign")
-#: What a rule's subjects are, when not snapshots.
-UNITS = {
-    "no-server-error": "responses",
-    "documented-status": "operations",
-    "count-matches": "lists",
-    "server-limit": "servers",
-    "refused-leaves-nothing": "refused creates",
-    "unknown-server": "servers",
-    "tenant-ours-hidden": "lists",
-    "tenant-theirs-hidden": "lists",
-}
-
-
-@dataclasses.dataclass
-class RuleResult:
-    """What one rule found: its violations (message, records), how much it checked, and of how many."""
-
-    checks: int = 0
-    subjects: set[Any] = dataclasses.field(default_factory=set)
-    violations: list[tuple[str, list[dict[str, Any]]]] = dataclasses.field(default_factory=list)
-    unit: str = "snapshots"
-
-    def evidence(self) -> str:
-        """``412 observations of 96 snapshots`` (in the rule's own units)."""
-        if self.unit == "responses":
-            return f"{self.checks} responses"
-        return f"{self.checks} observations of {len(self.subjects)} {self.unit}"
-
-
-@dataclasses.dataclass
-class Context:
-    """What the model knows besides the history: configured servers, documented codes and windows."""
-
-    servers: Mapping[str, tuple[int, ...]]
-    documented: Mapping[tuple[str, str], frozenset[int]]
-    statuses: frozenset[str]
-    create_max: float
-
-
-@dataclasses.dataclass
-class Snap:
-    """One incarnation of a snapshot id, as the history shows it."""
-
-    id: int
-    name: Any
-    server: Any
-    born: float  # answer time of the first exchange that showed it existing
-    created_t1: float | None = None  # answer time of its 201
-    created_at: datetime | None = None
-    completed_t1: float | None = None  # answer time of the first observation that showed it completed
-    gone_t1: float | None = None  # answer time of a 204 delete of it
-    touched_t0: float | None = None  # send time of the first delete or restore that may have named it
-    refs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-
-    def alive_through(self, t1: float) -> bool:
-        """Whether nothing the run sent may have removed it before ``t1``."""
-        return self.touched_t0 is None or self.touched_t0 > t1
-
-
-def path_ids(segment: str) -> set[int]:
-    """Every snapshot id a lenient provider might read from a path segment (digits, float, hex, Unicode)."""
-    text = unquote(unquote(segment)).strip()
-    found = {int(run) for run in re.findall(r"\d+", text) if run.isascii()}
-    digits = "".join(str(unicodedata.digit(c)) for c in text if unicodedata.digit(c, None) is not None)
-    found |= {int(digits)} if digits else set()
-    for parse in (lambda s: int(float(s)), lambda s: int(s, 0)):
-        with contextlib.suppress(ValueError, OverflowError):
-            found.add(parse(text))
-    return found
-
-
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _template(path: str) -> str:
-    parts = path.split("/")
-    if path.startswith(SNAPSHOTS) and len(parts) > 4 and parts[4]:
-        parts[4] = "{snapshot_id}"
-    return "/".join(parts)
+__all__ = ["Context", "Model", "RuleResult", "path_ids"]
 
 
 class Model:
@@ -129,7 +49,10 @@ class Model:
         self.absent_servers: dict[tuple[str, int], dict[str, Any]] = {}
         self.servers_api = False
         self.reported: set[tuple[str, Any]] = set()
-        self.deletes: dict[Any, list[tuple[float, Any, int, dict[str, Any]]]] = {}  # 204s by server
+        #: Sends and answers of every delete or restore that may have named an id (lost ones included).
+        self.touches: dict[int, list[tuple[float, float]]] = {}
+        self.deletes: list[tuple[float, float, int, dict[str, Any]]] = []  # 204 deletes: t0, t1, id, record
+        self.servers_of: dict[int, set[Any]] = {}
 
     # --- bookkeeping ------------------------------------------------------------------------------------
     def _count(self, rule: str, subject: Any, checks: int = 1) -> None:
@@ -148,12 +71,39 @@ class Model:
     # --- replay -----------------------------------------------------------------------------------------
     def replay(self, records: Iterable[dict[str, Any]]) -> None:
         """Feed every record, in answer order."""
+        records = list(records)
+        self._survey(records)
         for record in records:
             if record.get("kind") == "exchange":
                 self._exchange(record)
             elif record.get("kind") == "lost":
                 self._unanswered(record)
         self._leftovers()
+
+    def _survey(self, records: list[dict[str, Any]]) -> None:
+        """Before the replay: every delete and restore sent (answered later or never too), every id's server.
+
+        A list answered while a delete was still in flight may already miss the snapshot, so what may have
+        removed a snapshot is known up front, not only once its answer comes in.
+        """
+        for record in records:
+            path = urlsplit(record["url"]).path if "url" in record else ""
+            segment = path[len(SNAPSHOTS) :].split("/")[0] if path.startswith(SNAPSHOTS) else ""
+            body = record.get("response")
+            if segment and record["method"] in ("DELETE", "POST") and record.get("kind") != "refused":
+                for snapshot_id in path_ids(segment):
+                    self.touches.setdefault(snapshot_id, []).append((record["t0"], record["t1"]))
+                if record["method"] == "DELETE" and record.get("status") == 204 and snapshot_id_of(segment):
+                    self.deletes.append((record["t0"], record["t1"], snapshot_id_of(segment), record))
+            items = body.get("results") if isinstance(body, dict) else None
+            for entry in items if isinstance(items, list) else [body] if record.get("status") == 201 else []:
+                if isinstance(entry, dict) and isinstance(entry.get("server"), dict):
+                    snapshot_id = snapshot_id_of(entry.get("id"))
+                    self.servers_of.setdefault(snapshot_id, set()).add(entry["server"].get("id"))
+
+    def touched(self, snap: Snap, before: float) -> bool:
+        """Whether a delete or restore that may have named it was sent before ``before``, since its birth."""
+        return any(t0 < before and t1 >= snap.born for t0, t1 in self.touches.get(snap.id, ()))
 
     def _exchange(self, record: dict[str, Any]) -> None:
         url = urlsplit(record["url"])
@@ -178,9 +128,9 @@ class Model:
         self._count("no-server-error", "responses")
         if status >= 500:
             self._violate("no-server-error", f"{method} {path} -> {status}: a server error", record)
-        codes = self.context.documented.get((method, _template(path)))
+        codes = self.context.documented.get((method, template(path)))
         if codes is not None and 200 <= status < 400:
-            self._count("documented-status", (method, _template(path)))
+            self._count("documented-status", (method, template(path)))
             if status not in codes:
                 self._violate("documented-status", f"{method} {path} -> {status}: not documented", record)
 
@@ -195,15 +145,10 @@ class Model:
 
     def _named(self, record: dict[str, Any], segment: str, method: str, status: int) -> None:
         """A delete or restore naming a path id: what it may have removed, and a 204 that surely did."""
-        for snapshot_id in path_ids(segment):
-            snap = self.snaps.get(snapshot_id)
-            if snap is not None and snap.touched_t0 is None:
-                snap.touched_t0 = record["t0"]
         canonical = snapshot_id_of(segment)
         snap = self.snaps.get(canonical) if canonical is not None else None
         if method == "DELETE" and status == 204 and snap is not None:
             snap.gone_t1 = record["t1"]
-            self.deletes.setdefault(snap.server, []).append((record["t1"], snap.server, snap.id, record))
 
     def _unanswered(self, record: dict[str, Any]) -> None:
         path = urlsplit(record["url"]).path
@@ -232,7 +177,7 @@ class Model:
         self._unknown_server(record, who, server_id)
         previous = self.snaps.get(snapshot_id)
         self._count("unique-ids", snapshot_id)
-        if snapshot_id in self.made and previous is not None and previous.alive_through(record["t1"]):
+        if snapshot_id in self.made and previous is not None and not self.touched(previous, record["t1"]):
             self._violate(
                 "unique-ids",
                 f"create answered 201 with id {snapshot_id}, which an earlier 201 gave",
@@ -297,7 +242,11 @@ class Model:
             message = f"the {who} account's list shows snapshot {snapshot_id} of server {server}"
             self._violate(rule, message, record)
         snap = self.snaps.get(snapshot_id)
-        if snap is not None and snap.name != item.get("name") and (snap.gone_t1 or snap.touched_t0):
+        if (
+            snap is not None
+            and snap.name != item.get("name")
+            and (snap.gone_t1 or self.touched(snap, record["t1"]))
+        ):
             snap = None  # a new snapshot at a freed id
         if snap is not None and snap.gone_t1 is not None:
             self._count("gone-after-delete", snapshot_id)
@@ -331,7 +280,7 @@ class Model:
             if snap.completed_t1 is None:
                 snap.completed_t1 = record["t1"]
         self._window(snap, status, record)
-        created_at = _when(item.get("created_at"))
+        created_at = when(item.get("created_at"))
         if created_at is not None and snap.created_at is None:
             snap.created_at = created_at
         elif created_at is not None and snap.created_at is not None:
@@ -371,11 +320,11 @@ class Model:
         for snap in list(self.snaps.values()):
             if self.owner.get(snap.server) != who or (scope is not None and snap.server != scope):
                 continue
-            if snap.born >= record["t0"] or not snap.alive_through(record["t1"]) or snap.gone_t1 is not None:
+            if snap.born >= record["t0"] or self.touched(snap, record["t1"]) or snap.vanished:
                 continue
             rule = "list-filter-exact" if scope is not None else "list-all-own"
             self._count(rule, snap.id)
-            neighbour = self._neighbour_deleted(snap, record["t0"])
+            neighbour = self._neighbour_deleted(snap, record["t1"])
             if neighbour is not None:
                 self._count("delete-only-named", snap.id)
             if snap.id in seen:
@@ -386,12 +335,19 @@ class Model:
             else:
                 message = f"snapshot {snap.id} of server {snap.server} is missing from the list"
                 self._violate(rule, message, record)
-            snap.touched_t0 = record["t0"]  # reported once; no longer expected
+            snap.vanished = True  # reported once; no longer expected
 
-    def _neighbour_deleted(self, snap: Snap, before: float) -> tuple[float, Any, int, dict[str, Any]] | None:
-        """The last 204 delete of another snapshot of its server since it was known to exist."""
+    def _neighbour_deleted(
+        self, snap: Snap, before: float
+    ) -> tuple[float, float, int, dict[str, Any]] | None:
+        """The last 204 delete of another snapshot of its server sent since it was known to exist."""
         found = [
-            d for d in self.deletes.get(snap.server, ()) if d[2] != snap.id and snap.born < d[0] < before
+            d
+            for d in self.deletes
+            if d[2] != snap.id
+            and snap.server in self.servers_of.get(d[2], ())
+            and d[0] < before
+            and d[1] > snap.born
         ]
         return found[-1] if found else None
 
