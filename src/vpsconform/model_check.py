@@ -165,6 +165,8 @@ class Model:
         sent = record.get("body") if isinstance(record.get("body"), dict) else {}
         name, server_id = sent.get("name"), snapshot_id_of(sent.get("server_id"))
         if 400 <= status < 500:
+            if status == 404 and server_id is not None and (who, server_id) in self.absent_servers:
+                self._count("unknown-server", server_id)
             if isinstance(name, str) and name not in self.named:
                 self.refused.setdefault(name, record)
             return
@@ -320,6 +322,8 @@ class Model:
         for snap in list(self.snaps.values()):
             if self.owner.get(snap.server) != who or (scope is not None and snap.server != scope):
                 continue
+            if snap.gone_t1 is not None and snap.gone_t1 < record["t0"]:
+                self._count("gone-after-delete", snap.id)  # a list after its delete that could show it
             if snap.born >= record["t0"] or self.touched(snap, record["t1"]) or snap.vanished:
                 continue
             rule = "list-filter-exact" if scope is not None else "list-all-own"
