@@ -95,3 +95,7 @@ def annotate(report: dict[str, Any], state: RunState, results: Mapping[str, Rule
                 "violations": len(result.violations),
             }
         entry["evidence"] = f"{entry['id']}: {'; '.join(parts)}" if parts else None
+        failing = {f.test == MODEL_TEST for f in found if f.verdict is Verdict.FAIL}
+        entry["failed_by"] = {frozenset({True}): "model", frozenset({False}): "scenario"}.get(
+            frozenset(failing), "both" if failing else None
+        )
