@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from vpsconform.catalog import MODEL_RULES, load_requirements
-from vpsconform.history import History, compact_body, merge
+from vpsconform.client import Exchange, TransportError
+from vpsconform.history import History, RecordedClient, compact_body, merge
+from vpsconform.interlock import Interlock, UnsafeRequest
 from vpsconform.model_check import Context, Model, path_ids
 from vpsconform.plugin.model import documented_codes
+from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
 BASE = "http://127.0.0.1:1"
@@ -173,8 +177,6 @@ def test_history_is_redacted_compact_and_merged_in_answer_order(tmp_path: Path) 
     for recorder, auth in ((history, f"Bearer {token}"), (other, "Bearer near-" + token[:-1])):
         request = httpx.Request("GET", BASE + SNAPSHOTS, headers={"Authorization": auth})
         response = httpx.Response(200, json=listing, request=request)
-        from vpsconform.client import Exchange
-
         exchange = Exchange(
             "GET",
             BASE + SNAPSHOTS,
@@ -196,3 +198,27 @@ def test_history_is_redacted_compact_and_merged_in_answer_order(tmp_path: Path) 
     assert "description" not in json.dumps(records[0]["response"])
     assert not (tmp_path / ".history").exists()
     assert compact_body("x" * 5000).endswith("[5000 chars]")
+
+
+def test_refusals_and_lost_answers_are_events_of_their_own(tmp_path: Path) -> None:
+    history = History(tmp_path / ".history", "main", Redactor({"tok": "VPSCONFORM_TOKEN"}), {"tok": "main"})
+    client = RecordedClient(
+        "http://127.0.0.1:1",
+        "tok",
+        redactor=Redactor({"tok": "VPSCONFORM_TOKEN"}),
+        limiter=RateLimiter(0),
+        timeout=2,
+        observers=[history.observe],
+        label="main",
+        interlock=Interlock(lambda: [801], absent=(), prefix="vpsc-x-"),
+        history=history,
+    )
+    with pytest.raises(UnsafeRequest):
+        client.delete_snapshot(5)  # not the run's: never sent
+    with pytest.raises(TransportError):
+        client.create_snapshot(12345, "vpsc-x-a")  # nothing listens on port 1
+    client.close()
+    records = merge(tmp_path / ".history", tmp_path / "history.jsonl")
+    assert [(r["kind"], r["method"]) for r in records] == [("refused", "DELETE"), ("lost", "POST")]
+    assert records[1]["body"] == {"server_id": 12345, "name": "vpsc-x-a"}
+    assert "tok" not in (tmp_path / "history.jsonl").read_text().replace("VPSCONFORM_TOKEN", "")
