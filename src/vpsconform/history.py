@@ -75,8 +75,12 @@ class History:
         redactor: Redactor,
         accounts: Mapping[str, str],
         test: Callable[[], str] = lambda: "",
+        *,
+        fresh: bool = False,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.jsonl") if fresh else ():  # parts of an earlier run killed in this folder
+            stale.unlink()
         self.path = folder / f"{process}.jsonl"
         self._process = process
         self._redactor = redactor

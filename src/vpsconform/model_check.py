@@ -28,6 +28,7 @@ from vpsconform.model_types import (
     RuleResult,
     Snap,
     path_ids,
+    server_of,
     template,
     when,
 )
@@ -97,9 +98,9 @@ class Model:
                     self.deletes.append((record["t0"], record["t1"], snapshot_id_of(segment), record))
             items = body.get("results") if isinstance(body, dict) else None
             for entry in items if isinstance(items, list) else [body] if record.get("status") == 201 else []:
-                if isinstance(entry, dict) and isinstance(entry.get("server"), dict):
+                if isinstance(entry, dict) and server_of(entry) is not None:
                     snapshot_id = snapshot_id_of(entry.get("id"))
-                    self.servers_of.setdefault(snapshot_id, set()).add(entry["server"].get("id"))
+                    self.servers_of.setdefault(snapshot_id, set()).add(server_of(entry))
 
     def touched(self, snap: Snap, before: float) -> bool:
         """Whether a delete or restore that may have named it was sent before ``before``, since its birth."""
@@ -186,7 +187,7 @@ class Model:
                 *[*previous.refs[:1], record],
             )
         self.made.add(snapshot_id)
-        server = body.get("server", {}).get("id") if isinstance(body.get("server"), dict) else server_id
+        server = server_of(body) if server_of(body) is not None else server_id
         snap = Snap(snapshot_id, name, server_id if server_id is not None else server, record["t1"])
         snap.created_t1 = record["t1"]
         self.snaps[snapshot_id] = snap
@@ -231,7 +232,7 @@ class Model:
     def _listed(
         self, record: dict[str, Any], item: dict[str, Any], snapshot_id: int, who: str, scope: Any
     ) -> None:
-        server = item.get("server", {}).get("id") if isinstance(item.get("server"), dict) else None
+        server = server_of(item)
         if scope is not None:
             self._count("list-filter-exact", scope)
             if server != scope:
@@ -307,7 +308,7 @@ class Model:
     def _limit(self, record: dict[str, Any], items: list[dict[str, Any]]) -> None:
         per_server: dict[Any, int] = {}
         for item in items:
-            server = item.get("server", {}).get("id") if isinstance(item.get("server"), dict) else None
+            server = server_of(item)
             per_server[server] = per_server.get(server, 0) + 1
         for server, held in per_server.items():
             if server not in self.owner:  # only the servers the run was given are its to judge

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from vpsconform.client import server_of as raw_server_of
 from vpsconform.contract import SNAPSHOTS
+from vpsconform.ledger import snapshot_id_of
 
 ACCOUNTS = ("main", "foreign")
 #: What a rule's subjects are, when not snapshots.
@@ -97,3 +99,8 @@ def template(path: str) -> str:
     if path.startswith(SNAPSHOTS) and len(parts) > 4 and parts[4]:
         parts[4] = "{snapshot_id}"
     return "/".join(parts)
+
+
+def server_of(item: Any) -> int | None:
+    """A snapshot object's server id as an integer (a provider may send "12345")."""
+    return snapshot_id_of(raw_server_of(item))

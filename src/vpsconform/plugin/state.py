@@ -127,6 +127,7 @@ class RunState:
             self.redactor,
             {token: account for token, account in tokens.items() if token},
             lambda: self.current_test,
+            fresh=worker is None,
         )
         self.tests: list[dict[str, Any]] = []
         self.measurements: list[dict[str, Any]] = []
