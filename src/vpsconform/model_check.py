@@ -89,6 +89,8 @@ class Model:
         """
         for record in records:
             path = urlsplit(record["url"]).path if "url" in record else ""
+            if path.startswith(SERVERS) and record.get("status") == 200:
+                self.servers_api = True  # it answers for some server: a 404 from it means "no such server"
             segment = path[len(SNAPSHOTS) :].split("/")[0] if path.startswith(SNAPSHOTS) else ""
             body = record.get("response")
             if segment and record["method"] in ("DELETE", "POST") and record.get("kind") != "refused":
@@ -139,9 +141,7 @@ class Model:
         server_id = snapshot_id_of(path[len(SERVERS) :].strip("/"))
         if server_id is None:
             return
-        if status == 200 and server_id in self.owner:
-            self.servers_api = True
-        elif status == 404 and server_id not in self.owner:
+        if status == 404 and server_id not in self.owner:
             self.absent_servers.setdefault((who, server_id), record)
 
     def _named(self, record: dict[str, Any], segment: str, method: str, status: int) -> None:
