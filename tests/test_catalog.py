@@ -169,6 +169,7 @@ def test_requirement_is_frozen(requirements: dict[str, Requirement]) -> None:
         "operations",
         "judges",
         "fuzz",
+        "model",
     ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         requirement.level = "SHOULD"  # type: ignore[misc]

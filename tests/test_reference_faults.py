@@ -449,6 +449,26 @@ def _delete_noop(ctx: Ctx) -> tuple[int, bool, int, int]:
     return first, ctx.snapshot(snapshot_id) is not None, ctx.delete(snapshot_id).status_code, _held(ctx)
 
 
+def _status_after_restore(ctx: Ctx) -> str | None:
+    snapshot_id, response = _restored(ctx)
+    assert response.status_code == 200
+    ctx.wait_idle()
+    return ctx.status(snapshot_id)
+
+
+def _delete_named_of_two(ctx: Ctx) -> tuple[bool, bool]:
+    first, second = ctx.created_id(name="first"), ctx.created_id(name="second")
+    assert ctx.delete(first).status_code == 204
+    listed = {s["id"] for s in ctx.listed(server_id=WEB)}
+    return first in listed, second in listed
+
+
+def _create_on_absent_server(ctx: Ctx) -> tuple[int, int, int]:
+    before = ctx.main.get(f"/api/v1/servers/{ABSENT}/").status_code
+    created = ctx.create(ABSENT, "nowhere").status_code
+    return before, created, ctx.main.get(f"/api/v1/servers/{ABSENT}/").status_code
+
+
 def _held(ctx: Ctx) -> int:
     return ctx.target.stats()["held_by_api"]
 
@@ -601,6 +621,9 @@ PROBES: dict[str, Probe] = {
     "delete-still-restorable": Probe(_delete_then_restore, 404, 200),
     "delete-twice-204": Probe(_delete_twice, 404, 204),
     "delete-server-wide": Probe(_delete_one_of_two, 1, 0),
+    "delete-neighbour": Probe(_delete_named_of_two, (False, True), (True, False)),
+    "lifecycle-regresses-after-restore": Probe(_status_after_restore, "completed", "in_progress"),
+    "notfound-create-invents-server": Probe(_create_on_absent_server, (404, 404, 404), (404, 201, 200)),
     "delete-noop": Probe(_delete_noop, (204, False, 404, 0), (204, True, 204, 1)),
     # LIFECYCLE
     "lifecycle-never-completes": Probe(_final_status, "completed", "in_progress"),

@@ -35,9 +35,32 @@ NON_QUOTE_SOURCES = frozenset({"decision", "silent"})
 
 _ID_RE = re.compile(r"^[A-Z]+-\d{2}$")
 _REQUIRED_FIELDS = ("id", "title", "level", "source", "operations")
-_OPTIONAL_FIELDS = ("rationale", "decision", "accept", "warn", "judges", "fuzz")
+_OPTIONAL_FIELDS = ("rationale", "decision", "accept", "warn", "judges", "fuzz", "model")
 #: Run-wide observations a requirement may stand for (its `judges` key).
 JUDGES = frozenset({"every-response", "create-window", "restore-window"})
+#: Rules of the history model (model_check) a requirement may be judged by (its `model` key).
+MODEL_RULES = frozenset(
+    {
+        "no-server-error",
+        "documented-status",
+        "snapshot-status",
+        "status-final",
+        "size-integer",
+        "created-at-fixed",
+        "completes-in-window",
+        "unique-ids",
+        "gone-after-delete",
+        "delete-only-named",
+        "list-all-own",
+        "list-filter-exact",
+        "count-matches",
+        "server-limit",
+        "refused-leaves-nothing",
+        "unknown-server",
+        "tenant-ours-hidden",
+        "tenant-theirs-hidden",
+    }
+)
 _KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS + _OPTIONAL_FIELDS)
 
 
@@ -56,6 +79,7 @@ class Requirement:
     operations: tuple[str, ...]
     judges: str | None = None
     fuzz: tuple[str, ...] = ()
+    model: str | None = None
 
     @property
     def binding(self) -> bool:
@@ -144,6 +168,9 @@ def _parse_entry(entry: Any, index: int, path: Path) -> Requirement:
     judges = _optional_string(entry, "judges", where)
     if judges is not None and judges not in JUDGES:
         raise ValueError(f"{where}: judges {judges!r} is not one of {', '.join(sorted(JUDGES))}")
+    model = _optional_string(entry, "model", where)
+    if model is not None and model not in MODEL_RULES:
+        raise ValueError(f"{where}: model {model!r} is not one of {', '.join(sorted(MODEL_RULES))}")
     return Requirement(
         id=req_id,
         title=_string(entry, "title", where),
@@ -156,6 +183,7 @@ def _parse_entry(entry: Any, index: int, path: Path) -> Requirement:
         operations=operations,
         judges=judges,
         fuzz=_list(entry, "fuzz", where, (str,)),
+        model=model,
     )
 
 
@@ -180,6 +208,9 @@ def load_requirements(path: Path | None = None) -> dict[str, Requirement]:
     judged = [r.judges for r in catalog.values() if r.judges]
     if len(judged) != len(set(judged)):
         raise ValueError(f"{path}: a `judges` value is claimed by more than one requirement")
+    rules = [r.model for r in catalog.values() if r.model]
+    if len(rules) != len(set(rules)):
+        raise ValueError(f"{path}: a `model` rule is claimed by more than one requirement")
     return catalog
 
 

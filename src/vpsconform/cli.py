@@ -222,7 +222,7 @@ def selftest(
     def on_cell(cell: Any) -> None:
         if cell.kind == "fault":
             ok = cell.attributed
-            note = "caught" if cell.killed else "MISSED"
+            note = f"caught ({cell.caught_by or '?'})" if cell.killed else "MISSED"
             if cell.killed and not cell.attributed:
                 note = f"caught, not attributed (declared {', '.join(cell.declared)})"
         else:
@@ -237,7 +237,7 @@ def selftest(
         ok = ok and not safety
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
         console.print(
-            f"{mark} {cell.kind:8} {cell.name:32} {note:10} {cell.seconds:5.1f}s  [dim]{failed}[/]"
+            f"{mark} {cell.kind:8} {cell.name:32} {note:17} {cell.seconds:5.1f}s  [dim]{failed}[/]"
             + (f"  {escape(cell.problem)}" if cell.problem else "")
             + (f"  [red]{escape('; '.join(safety))}[/]" if safety else "")
         )

@@ -52,6 +52,8 @@ class Exchange:
     response_body: str
     elapsed_ms: float
     label: str = ""
+    #: Where the exchange sits in the run's history (history.jsonl's ``seq``), when it was recorded there.
+    seq: str = ""
 
     def curl(self) -> str:
         """A curl command that sends the same request (tokens read from the environment)."""
@@ -78,7 +80,7 @@ class Exchange:
             "elapsed_ms": round(self.elapsed_ms, 1),
             "label": self.label,
             "curl": self.curl(),
-        }
+        } | ({"seq": self.seq} if self.seq else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Exchange:
@@ -94,6 +96,7 @@ class Exchange:
             response_body=response["body"],
             elapsed_ms=data["elapsed_ms"],
             label=data.get("label", ""),
+            seq=data.get("seq", ""),
         )
 
     def summary(self) -> str:

@@ -54,6 +54,7 @@ class Cell:
     seconds: float = 0.0
     problem: str = ""
     left: int | None = None  # the report's cleanup.left (None: no report or not measured)
+    caught_by: str = ""  # the oracle that failed the declared requirements: scenario, model or both
     stats: dict[str, Any] | None = None  # the target's counters (None: the target wrote none)
 
     @property
@@ -148,6 +149,7 @@ def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
         return cell
     cell.verdict = report["verdict"]
     cell.failed = [r["id"] for r in report["requirements"] if r["verdict"] == "fail"]
+    cell.caught_by = caught_by(report, cell.declared)
     left = (report.get("cleanup") or {}).get("left")
     cell.left = left if isinstance(left, int) and not isinstance(left, bool) else None
     return cell
@@ -159,6 +161,13 @@ def areas_selection(breaks: Iterable[str], catalog: Mapping[str, Requirement]) -
     if any(catalog[rid].judges for rid in breaks):
         return None
     return " or ".join(f"{area}-" for area in sorted({area_of(rid) for rid in breaks}))
+
+
+def caught_by(report: dict[str, Any], declared: Iterable[str]) -> str:
+    """Which oracle failed the declared requirements: ``scenario``, ``model`` or ``both`` (empty: none)."""
+    labels = {r.get("failed_by") for r in report["requirements"] if r["id"] in set(declared)} - {None}
+    oracles = {part for label in labels for part in (("scenario", "model") if label == "both" else (label,))}
+    return "both" if len(oracles) > 1 else next(iter(oracles), "")
 
 
 def plan(only: Iterable[str] = ()) -> list[Cell]:

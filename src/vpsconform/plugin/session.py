@@ -20,6 +20,7 @@ from vpsconform.errors import ConfigError, NoAnswer
 from vpsconform.interrupts import INTERRUPTS
 from vpsconform.ledger import Ledger
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
+from vpsconform.plugin.model import annotate, judge_history
 from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
 from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
@@ -131,6 +132,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     musts = sum(r.binding for r in state.catalog.values())
     state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
+    with contextlib.suppress(NoAnswer):  # the model's evidence: the servers API knows ours, not that one
+        for server_id in (*state.config.server_ids[:1], ABSENT_ID):
+            state.client("main").get_server(server_id)
     for client in state.clients_by_account().values():
         with contextlib.suppress(NoAnswer):
             if listed_with_id(client, ABSENT_ID):
@@ -177,6 +181,7 @@ def _finish(state: RunState, swept: SweepResult, interrupted: str | None) -> Non
     if state.requests and not served:
         message = f"{state.requests} requests sent, none answered with a 5xx"
         state.record_observation("every-response", Verdict.PASS, message)
+    judged = judge_history(state)
     results = aggregate(state.catalog, state.findings, "not checked in this run")
     cleanup: dict[str, Any] = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
     cleanup["left_unknown"] = swept.unknown
@@ -192,6 +197,7 @@ def _finish(state: RunState, swept: SweepResult, interrupted: str | None) -> Non
         reproduce=state.preset.reproduce if state.preset else _pytest_reproduce(state),
         interrupted=interrupted,
     )
+    annotate(report, state, judged)
     write_all(report, state.report_dir, state.redactor, sign_key=state.config.sign_key)
     state.result = RunResult(report, state.report_dir)
     if state.preset:

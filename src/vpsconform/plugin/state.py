@@ -25,6 +25,7 @@ from vpsconform.client import (
 from vpsconform.config import RunConfig, default_report_dir
 from vpsconform.contract import ABSENT_ID
 from vpsconform.errors import NoAnswer
+from vpsconform.history import PARTS, History, RecordedClient
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, landed, same_id, snapshot_id_of
 from vpsconform.observe import Timing
@@ -117,6 +118,15 @@ class RunState:
         )
         self.recent: list[Exchange] = []
         self.checker: Checker | None = None
+        tokens = {config.token: "main", config.foreign_token: "foreign"}
+        self.history = History(
+            self.report_dir / PARTS,
+            worker or "main",
+            self.redactor,
+            {token: account for token, account in tokens.items() if token},
+            lambda: self.current_test,
+            fresh=worker is None,
+        )
         self.tests: list[dict[str, Any]] = []
         self.measurements: list[dict[str, Any]] = []
         self.out_of_scope: dict[str, str] = {}
@@ -175,15 +185,16 @@ class RunState:
             token = {"main": self.config.token, "foreign": self.config.foreign_token, "anonymous": None}[
                 account
             ]
-            self._clients[account] = ApiClient(
+            self._clients[account] = RecordedClient(
                 self.config.target,
                 token,
                 redactor=self.redactor,
                 limiter=self.limiter,
                 timeout=self.config.request_timeout,
-                observers=[self.observe],
+                observers=[self.history.observe, self.observe],
                 label=account,
                 interlock=self.interlock,
+                history=self.history,
             )
         return self._clients[account]
 

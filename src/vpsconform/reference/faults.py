@@ -8,21 +8,10 @@ ones, whose checks cannot miss the defect, not every requirement a side effect m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from vpsconform.reference.fault import Fault
+from vpsconform.reference.faults_state import STATE_FAULTS
 
-
-@dataclass(frozen=True)
-class Fault:
-    """A named defect, with the requirement ids it is expected to break.
-
-    `keeps_snapshots`: the target keeps (or keeps listing) snapshots the suite deleted, so no run against it
-    can end with nothing left; the kill matrix then does not hold leftovers against the suite.
-    """
-
-    name: str
-    description: str
-    breaks: tuple[str, ...]
-    keeps_snapshots: bool = False
+__all__ = ["FAULTS", "Fault"]
 
 
 FAULTS: dict[str, Fault] = {
@@ -249,80 +238,6 @@ FAULTS: dict[str, Fault] = {
             "a snapshot copies the server's data when its job completes, not when it is created",
             ("DATA-03",),
         ),
-        # --- DELETE -----------------------------------------------------------------------------------------
-        Fault(
-            "delete-200",
-            'a delete answers 200 with a JSON body {"status": "deleted"} instead of an empty 204',
-            ("DELETE-01", "DELETE-02", "SCHEMA-05"),
-        ),
-        Fault(
-            "delete-soft-listed",
-            "deletes are soft and the list queryset does not exclude them: deleted snapshots stay listed",
-            ("DELETE-03",),
-            keeps_snapshots=True,
-        ),
-        Fault(
-            "delete-still-restorable",
-            "deletes are soft and restore does not exclude them: a deleted snapshot can be restored",
-            ("DELETE-04",),
-        ),
-        Fault(
-            "delete-twice-204",
-            "deleting an already (soft-)deleted snapshot answers 204 again",
-            ("DELETE-05",),
-        ),
-        Fault(
-            "delete-server-wide",
-            "the delete filters by the snapshot's server, not its id: all the server's snapshots go",
-            ("DELETE-06",),
-        ),
-        # --- LIFECYCLE --------------------------------------------------------------------------------------
-        Fault(
-            "lifecycle-never-completes",
-            "the snapshot job's completion is never recorded: snapshots stay in_progress forever",
-            ("LIFECYCLE-02", "TIME-01"),
-        ),
-        Fault(
-            "lifecycle-fails",
-            'every snapshot ends "failed" instead of "completed"',
-            ("LIFECYCLE-01", "LIFECYCLE-02"),
-        ),
-        Fault(
-            "lifecycle-flaps",
-            "one of three read replicas lags: every third listing of a completed snapshot says in_progress",
-            ("LIFECYCLE-03",),
-        ),
-        Fault(
-            "lifecycle-size-string",
-            'size_mb of completed snapshots is a string ("5120") (a DecimalField/CharField rendering)',
-            ("LIFECYCLE-04",),
-        ),
-        Fault(
-            "lifecycle-created-at-moves",
-            "created_at is an auto_now column: it becomes the completion time",
-            ("LIFECYCLE-06",),
-        ),
-        # --- TIME -------------------------------------------------------------------------------------------
-        Fault(
-            "time-slow-create",
-            "every snapshot takes 12 documented minutes (the page promises at most 10)",
-            ("TIME-01",),
-        ),
-        Fault(
-            "time-slow-restore",
-            "every restore takes 18 documented minutes (the page promises at most 15)",
-            ("TIME-02",),
-        ),
-        Fault(
-            "time-naive-timestamp",
-            'created_at is rendered without a zone designator ("2025-01-16T16:15:00")',
-            ("TIME-03",),
-        ),
-        Fault(
-            "time-local-offset",
-            "created_at is local time (+02:00) labelled Z: two hours off",
-            ("TIME-04",),
-        ),
         # --- SCHEMA -----------------------------------------------------------------------------------------
         Fault(
             "schema-renamed-created-at",
@@ -424,5 +339,6 @@ FAULTS: dict[str, Fault] = {
             ("DELETE-03", "DELETE-04", "DELETE-05"),
             keeps_snapshots=True,
         ),
+        *STATE_FAULTS,
     )
 }

@@ -48,6 +48,7 @@ class SnapshotRow:
     copy_pending: bool = False  # the data is copied when the job completes (a fault), not at creation
     reads: int = 0  # completed-state listings, for the lagging read replica of a fault
     by_api: bool = True  # False for customer snapshots seeded at start (never created through the API)
+    regressed_until: float = 0.0  # shown in progress again until then (a fault, after a restore)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def lagging_replica(snapshot: SnapshotRow, view: SnapshotView) -> SnapshotView:
 
 def snapshot_view(snapshot: SnapshotRow, now: float, options: TargetOptions) -> SnapshotView:
     """Freeze a snapshot's client-visible state at `now`."""
-    done = now >= snapshot.ready_at
+    done = now >= max(snapshot.ready_at, snapshot.regressed_until)
     updated = snapshot.created_wall + snapshot.ready_after if done else snapshot.created_wall
     created, stamp = snapshot.created_wall, TIMESTAMP_FORMAT
     if options.fault("lifecycle-created-at-moves"):  # auto_now, rendered at DRF's microseconds

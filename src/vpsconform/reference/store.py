@@ -10,7 +10,8 @@ from typing import Any
 
 from vpsconform.reference import lifecycle
 from vpsconform.reference.clock import ScaledClock
-from vpsconform.reference.errors import ApiError, invalid, not_found, server_error
+from vpsconform.reference.errors import invalid, not_found, server_error
+from vpsconform.reference.limits import SNAPSHOT_LIMIT, limit_error, limit_reached
 from vpsconform.reference.options import TargetOptions
 from vpsconform.reference.rows import (
     TIMESTAMP_FORMAT,
@@ -26,7 +27,6 @@ from vpsconform.reference.rows import (
 from vpsconform.reference.seed import CUSTOMER_SNAPSHOTS, Account
 from vpsconform.reference.validation import NAME_COLUMN_WIDTH
 
-SNAPSHOT_LIMIT = 5
 FIRST_SNAPSHOT_ID = 801
 
 
@@ -210,6 +210,8 @@ class Store:
                 )
             server.status = "restoring"
             server.restore_until = now + self.clock.seconds(minutes)
+            if self.options.fault("lifecycle-regresses-after-restore"):  # re-snapshotted after the restore
+                snapshot.regressed_until = server.restore_until + self.clock.seconds(minutes)
             server.restore_marker = self._restore_source(snapshot, now).marker
             shown = server_view(server)
             if self.options.fault("restore-reports-active"):
@@ -244,6 +246,11 @@ class Store:
             doomed = [snapshot]
             if self.options.fault("delete-server-wide"):
                 doomed = [s for s in self._snapshots.values() if s.server is snapshot.server]
+            elif self.options.fault("delete-neighbour"):  # the row next to the one named goes instead
+                others = [
+                    s for s in self._snapshots.values() if s.server is snapshot.server and s is not snapshot
+                ]
+                doomed = sorted(others, key=lambda s: abs(s.id - snapshot.id))[:1] or doomed
             for row in doomed:
                 del self._snapshots[row.id]
                 self._deleted[row.id] = (row, now)
@@ -332,6 +339,10 @@ class Store:
         """The server a create names: the account's own, and not being restored."""
         if self.options.fault("notfound-create-400") and server_id not in self._servers:
             raise invalid(f'server_id: Invalid pk "{server_id}" - object does not exist.')
+        if self.options.fault("notfound-create-invents-server") and server_id not in self._servers:
+            self._servers[server_id] = ServerRow(
+                server_id, account.name, f"server-{server_id}", 25, "active", ""
+            )
         if self.options.fault("tenant-create-any"):
             server = self._any_server(server_id)
         else:
@@ -369,29 +380,10 @@ class Store:
         return own or self.options.fault("tenant-list-leak")
 
     def _limit_reached(self, server: ServerRow, account: Account, now: float) -> bool:
-        """Whether the server already holds the maximum, counting snapshots in every state."""
-        if self.options.fault("limit-per-account"):
-            rows = [s for s in self._snapshots.values() if s.server.account == account.name]
-        else:
-            rows = [s for s in self._snapshots.values() if s.server is server]
-        if self.options.fault("limit-completed-only"):
-            rows = [s for s in rows if now >= s.ready_at]
-        if self.options.fault("limit-in-progress-only"):
-            rows = [s for s in rows if now < s.ready_at]
-        if self.options.fault("limit-delete-frees-late") and server.full_flag:
-            if now < server.recount_at:
-                return True  # the cached flag still says full
-            server.full_flag, server.recount_at = False, math.inf  # the recount job has run
-        if self.options.fault("limit-off-by-one"):
-            return len(rows) > SNAPSHOT_LIMIT
-        if self.options.fault("limit-off-by-one-low"):
-            return len(rows) >= SNAPSHOT_LIMIT - 1
-        return len(rows) >= SNAPSHOT_LIMIT
+        """Whether the server already holds the maximum (see limits.limit_reached)."""
+        return limit_reached(self.options, self._snapshots.values(), server, account, now)
 
-    @staticmethod
-    def _limit_error() -> ApiError:
-        """The 400 of a create on a full server."""
-        return invalid(f"Snapshot limit reached ({SNAPSHOT_LIMIT} per server).", "snapshot_limit_reached")
+    _limit_error = staticmethod(limit_error)
 
     def _insert(
         self, server: ServerRow, name: str | None, description: str | None, now: float

@@ -1,0 +1,19 @@
+"""The shape of an injected fault: its name, what it does, and the requirements it breaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A named defect, with the requirement ids it is expected to break.
+
+    `keeps_snapshots`: the target keeps (or keeps listing) snapshots the suite deleted, so no run against it
+    can end with nothing left; the kill matrix then does not hold leftovers against the suite.
+    """
+
+    name: str
+    description: str
+    breaks: tuple[str, ...]
+    keeps_snapshots: bool = False
