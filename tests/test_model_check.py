@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from vpsconform.catalog import MODEL_RULES, load_requirements
-from vpsconform.client import Exchange, TransportError
-from vpsconform.errors import UnsafeRequest
+from vpsconform.client import Exchange
+from vpsconform.errors import NoAnswer, UnsafeRequest
 from vpsconform.history import History, RecordedClient, compact_body, merge
 from vpsconform.interlock import Interlock
 from vpsconform.model_check import Context, Model, path_ids
@@ -216,7 +216,7 @@ def test_refusals_and_lost_answers_are_events_of_their_own(tmp_path: Path) -> No
     )
     with pytest.raises(UnsafeRequest):
         client.delete_snapshot(5)  # not the run's: never sent
-    with pytest.raises(TransportError):
+    with pytest.raises(NoAnswer):
         client.create_snapshot(12345, "vpsc-x-a")  # nothing listens on port 1
     client.close()
     records = merge(tmp_path / ".history", tmp_path / "history.jsonl")

@@ -160,6 +160,6 @@ def execute(
         raise Stop(f"no test matched --select {select!r}", EXIT_USAGE)
     report = preset.result.report
     summary(console, report)
-    files = "report.html, report.json, junit.xml, ctrf.json, badge.svg, attestation.json"
+    files = "report.html, report.json, junit.xml, ctrf.json, badge.svg, attestation.json, history.jsonl"
     console.print(f"reports: {escape(str(preset.result.report_dir))}/ ({files})", soft_wrap=True)
     return interrupts.exit_code or EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report

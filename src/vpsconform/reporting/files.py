@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vpsconform.errors import ReportError
+from vpsconform.history import HISTORY_FILE
 from vpsconform.paths import SPEC_DIR
 from vpsconform.redaction import Redactor
 from vpsconform.reporting.attestation import ATTESTATION_JSON, SPEC_FILES, attestation_text, statement
@@ -28,6 +29,8 @@ REPORT_JSON, JUNIT_XML, REPORT_HTML, SUMMARY_MD = "report.json", "junit.xml", "r
 CTRF_JSON, BADGE_SVG = "ctrf.json", "badge.svg"
 #: What attestation.json vouches for, in the order it lists them.
 ATTESTED = (REPORT_JSON, REPORT_HTML, CTRF_JSON, JUNIT_XML, SUMMARY_MD, BADGE_SVG, *SPEC_FILES)
+#: Attested too where the run wrote them: the evidence every finding links to.
+EVIDENCE = (HISTORY_FILE,)
 REQUIRED_KEYS = ("verdict", "scope", "summary", "target", "suite", "started_at", "duration_s", "requirements")
 
 
@@ -70,7 +73,8 @@ def write_attested(report: dict[str, Any], report_dir: Path, redactor: Redactor,
     (report_dir / "spec").mkdir(exist_ok=True)
     for name in SPEC_FILES:
         shutil.copyfile(SPEC_DIR / Path(name).name, report_dir / name)
-    document = statement(report, report_dir, list(ATTESTED))
+    evidence = [name for name in EVIDENCE if (report_dir / name).is_file()]
+    document = statement(report, report_dir, [*ATTESTED, *evidence])
     (report_dir / ATTESTATION_JSON).write_text(attestation_text(document, signer), encoding="utf-8")
 
 

@@ -28,7 +28,7 @@ from vpsconform.reporting.attestation import (
     verify_folder,
 )
 from vpsconform.reporting.badge import badge_svg
-from vpsconform.reporting.files import ATTESTED, BADGE_SVG, REPORT_HTML, load_report, redact
+from vpsconform.reporting.files import ATTESTED, BADGE_SVG, EVIDENCE, REPORT_HTML, load_report, redact
 from vpsconform.reporting.render import environment, render_html
 
 EMBEDDED = "embedded reference target"
@@ -153,7 +153,7 @@ def _badge_uri(report: dict[str, Any]) -> str:
 def _copy_run(run: Run, site: Path, redactor: Redactor) -> None:
     """The run's files into the site (attested ones byte for byte); report.html rendered if it is missing."""
     destination = site / run.href
-    for name in (*ATTESTED, ATTESTATION_JSON):
+    for name in (*ATTESTED, *EVIDENCE, ATTESTATION_JSON):
         source, target = run.folder / name, destination / name
         if not source.is_file():
             continue
@@ -184,7 +184,9 @@ def _view(run: Run, site: Path) -> dict[str, Any]:
         "badge": _badge_uri(run.report),
         "signed": run.attestation.startswith("intact") and "unsigned" not in run.attestation,
         "files": [
-            n for n in (*ATTESTED, ATTESTATION_JSON) if n not in shown and (site / run.href / n).is_file()
+            n
+            for n in (*ATTESTED, *EVIDENCE, ATTESTATION_JSON)
+            if n not in shown and (site / run.href / n).is_file()
         ],
     }
 
