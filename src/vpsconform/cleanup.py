@@ -20,6 +20,7 @@ import httpx
 from vpsconform.client import ApiClient, Exchange, TransportError, json_or_none
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
+from vpsconform.liveness import Liveness, TargetSilent
 from vpsconform.observe import Timing
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
@@ -76,12 +77,18 @@ class Sweeper:
 
         ``only`` limits the sweep to these ledger entries (a test's own snapshots); otherwise every ledgered
         or prefixed snapshot on the configured servers is the run's to delete. A delete answered 204 is
-        believed only once a listing no longer shows the snapshot.
+        believed only once a listing no longer shows the snapshot. A target that stopped answering ends
+        the sweep at once: what it holds is unknown.
         """
         until = time.monotonic() + deadline
         previous: set[int] = set()
         while True:
-            present, unknown, refused = self._round(only)
+            try:
+                present, unknown, refused = self._round(only)
+            except TargetSilent as exc:
+                return SweepResult(
+                    sorted(previous), f"{exc}; finish with `vpsconform cleanup` once it is back"
+                )
             if not present and unknown is None:
                 return SweepResult([])
             if time.monotonic() >= until:
@@ -103,6 +110,8 @@ class Sweeper:
             for server_id in server_ids:
                 try:
                     first, items = api.list_all(server_id)
+                except TargetSilent:
+                    raise
                 except TransportError as exc:
                     first, items, unknown = None, None, f"listing failed: {exc}"
                 if items is None and first is not None:
@@ -157,6 +166,8 @@ class Sweeper:
             self._ledger.created(account, sid, server_id)  # (again) alive: a listing shows it
             try:
                 response = api.delete_snapshot(sid)
+            except TargetSilent:
+                raise
             except TransportError:
                 refused = True
                 continue
@@ -179,6 +190,7 @@ def resume_cleanup(
     clients: dict[str, ApiClient] = {}
     limiter = RateLimiter(float(header.get("max_rps", 20.0)))
     interlock = Interlock(ledger.ids, absent=(), prefix=str(header["prefix"]))
+    liveness = Liveness(notify)
     for account, variable in (header.get("token_env") or {}).items():
         if not variable or not header["servers"].get(account):
             continue
@@ -195,6 +207,7 @@ def resume_cleanup(
             observers=[_ledger_observer(ledger, account)],
             label=account,
             interlock=interlock,
+            liveness=liveness,
         )
     notify(f"cleanup of run {header['prefix']}* on {header['target']}: {len(ledger.alive())} ledgered alive")
     servers = {account: tuple(ids) for account, ids in header["servers"].items()}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,6 +22,9 @@ from vpsconform.contract import SERVERS, SNAPSHOTS
 from vpsconform.interlock import Interlock
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
+
+if TYPE_CHECKING:
+    from vpsconform.liveness import Liveness
 
 __all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange", "TransportError"]
 _BODY_LIMIT = 4000
@@ -122,9 +125,12 @@ class ApiClient:
         observers: list[Observer],
         label: str = "",
         interlock: Interlock | None = None,
+        liveness: Liveness | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._interlock = interlock
+        self._liveness = liveness
+        self._timeout = timeout
         self.label = label
         self._token = token
         self._redactor = redactor
@@ -160,8 +166,10 @@ class ApiClient:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token.
+        """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token,
+        ``timeout`` replaces the client's for this request.
 
         The interlock sees the exact request before it goes out and may refuse it (UnsafeRequest). Reads are
         retried on transport errors with a bounded backoff; a 429 is retried after its Retry-After (it means
@@ -178,7 +186,9 @@ class ApiClient:
         merged.update(headers or {})
         merged = {k: v for k, v in merged.items() if v is not None}
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        request = self._http.build_request(method, url, content=content, params=params, headers=merged)
+        request = self._http.build_request(
+            method, url, content=content, params=params, headers=merged, timeout=timeout or self._timeout
+        )
         if self._interlock is not None:
             self._interlock.check(
                 request.method,
@@ -197,27 +207,63 @@ class ApiClient:
             time.sleep(pause)
         return response
 
-    def _send(self, request: httpx.Request, *, retry_lost: bool) -> httpx.Response | None:
-        """One attempt: the response (observed as evidence), None when a lost read may be retried."""
+    def _send(
+        self, request: httpx.Request, *, retry_lost: bool, check: bool = False
+    ) -> httpx.Response | None:
+        """One attempt: the response (observed as evidence), None when a lost read may be retried.
+
+        With a liveness watch, a streak of lost attempts is checked (``check``: this is that attempt) and may
+        end in TargetSilent; while the target is gone, requests fail at once.
+        """
+        where = f"{request.method} {self._redactor.text(str(request.url))}"
+        if self._liveness is not None:
+            self._liveness.admit()
+            if self._liveness.gone is not None:
+                request.extensions["timeout"] = httpx.Timeout(
+                    self._liveness.short_timeout(self._timeout)
+                ).as_dict()
         self._limiter.wait()
         started = time.perf_counter()
-        where = f"{request.method} {self._redactor.text(str(request.url))}"
+        sent_at = time.monotonic()
         try:
             response = self._http.send(request)
-        except httpx.TimeoutException as exc:
-            if retry_lost:
-                return None
-            raise TransportError(f"{where}: no answer within the timeout ({exc.__class__.__name__})") from exc
         except httpx.HTTPError as exc:
+            if self._liveness is not None and not check and self._silent(sent_at, where):
+                raise self._liveness.give_up(where) from exc
             if retry_lost:
                 return None
+            if isinstance(exc, httpx.TimeoutException):
+                raise TransportError(
+                    f"{where}: no answer within the timeout ({exc.__class__.__name__})"
+                ) from exc
             lost = "" if request.method in IDEMPOTENT else " (not resent: the target may have acted on it)"
             raise TransportError(f"{where}: {exc.__class__.__name__}: {exc}{lost}") from exc
+        if self._liveness is not None:
+            self._liveness.answered(time.perf_counter() - started)
         exchange = self.record(response, elapsed=time.perf_counter() - started)
         response.extensions[EXCHANGE] = exchange
         for observer in self._observers:
             observer(exchange, response)
         return response
+
+    def _silent(self, sent_at: float, where: str) -> bool:
+        """Count a lost attempt; True when the target is gone, or the streak is due a check it fails."""
+        assert self._liveness is not None
+        if self._liveness.gone is not None:
+            return True
+        return self._liveness.lost(sent_at, where) and not self._answers_a_check()
+
+    def _answers_a_check(self) -> bool:
+        """Whether the target answers a plain list request within the short check timeout."""
+        assert self._liveness is not None
+        headers = {"Accept": "application/json", **self.auth_headers()}
+        timeout = self._liveness.short_timeout(self._timeout)
+        probe = self._http.build_request("GET", self.base_url + SNAPSHOTS, headers=headers, timeout=timeout)
+        try:
+            self._send(probe, retry_lost=False, check=True)
+        except TransportError:
+            return False
+        return True
 
     def record(self, response: httpx.Response, *, elapsed: float | None = None) -> Exchange:
         """Turn a response (and its request) into redacted evidence."""

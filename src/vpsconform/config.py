@@ -44,6 +44,7 @@ class RunConfig:
     max_rps: float = 20.0
     request_timeout: float = 30.0
     jobs: int = 1
+    progress: str = "auto"
     embedded: bool = False
     token_env: str = "VPSCONFORM_TOKEN"
     foreign_token_env: str = "VPSCONFORM_FOREIGN_TOKEN"
@@ -262,6 +263,7 @@ def build_config(
         max_rps=source.get("max_rps", 0.0 if base is not None else 20.0),
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
         jobs=min(source.get("jobs", BY_NAME["jobs"].default), len(server_ids)),  # one scenario per server
+        progress=source.get("progress", BY_NAME["progress"].default),
         embedded=base is not None,
         token_env=token_env,
         foreign_token_env=foreign_env,

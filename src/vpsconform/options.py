@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vpsconform.config import RunConfig
 
 PROFILES = ("smoke", "standard", "deep")
+PROGRESS = ("auto", "plain", "rich", "none")
 EVERYWHERE = frozenset({"cli", "pytest", "env", "file"})
 CLI_ONLY = frozenset({"cli"})
 F = TypeVar("F", bound=Callable[..., Any])
@@ -220,6 +221,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "jobs", "--jobs", "scenarios run in parallel, each on its own server (at most one per server)",
         "N", kind=int, parse=_integer(1), default=1, where=frozenset({"cli", "env", "file"}),
+    ),
+    Option(
+        "progress", "--progress",
+        "console output while running: rich (a live status line), plain (timestamped lines, for CI logs), "
+        "none (only the summary); auto: rich on a terminal, else plain",
+        "|".join(PROGRESS), parse=_choice(*PROGRESS), default="auto", where=frozenset({"cli", "env", "file"}),
     ),
     Option(
         "config", "--config",

@@ -20,11 +20,13 @@ from vpsconform.client import TransportError
 from vpsconform.config import ConfigError, build_config, target_configured
 from vpsconform.contract import ABSENT_ID
 from vpsconform.ledger import Ledger
+from vpsconform.liveness import TargetSilent
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
 from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
 from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
 from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, listed_with_id, state_of
+from vpsconform.preflight import TargetProblem, check_target
 from vpsconform.reporting import build_report, write_all
 from vpsconform.verdicts import Verdict, aggregate
 
@@ -119,17 +121,44 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
-    """Before the first test: say the scope, and make sure the id the run calls absent really is."""
+    """Before the first test: say the scope, check the target is the API, and make sure the id the run calls
+    absent really is. A target that is not the API (or stops answering) ends the run here, with a report."""
     state = state_of(session.config)
-    if state is None:
+    if state is None or state.worker:
         return
+    state.announce(scope_statement(state))
+    try:
+        check_target(state)
+        for client in state.clients_by_account().values():
+            with contextlib.suppress(TransportError):
+                if listed_with_id(client, ABSENT_ID):
+                    state.interlock.forget_absent()
+                    state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
+    except (TargetProblem, TargetSilent) as problem:
+        state.stopped = str(problem)
+        raise session.Interrupted(state.stopped) from None
+
+
+def scope_statement(state: RunState) -> str:
+    """The run's scope before the first test: the MUST requirements it judges, and why not the others."""
     musts = sum(r.level in ("MUST", "SHOULD") for r in state.catalog.values())
-    state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
-    for client in state.clients_by_account().values():
-        with contextlib.suppress(TransportError):
-            if listed_with_id(client, ABSENT_ID):
-                state.interlock.forget_absent()
-                state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
+    line = f"scope: judging {musts - len(state.out_of_scope)} of {musts} MUST requirements"
+    by_reason: dict[str, list[str]] = {}
+    for rid, reason in state.out_of_scope.items():
+        by_reason.setdefault(reason, []).append(rid)
+    if by_reason:
+        line += "; out of scope: " + "; ".join(f"{_ids(ids)} ({why})" for why, ids in by_reason.items())
+    return line
+
+
+def _ids(ids: list[str]) -> str:
+    """A few requirement IDs as they are, many as areas with counts (``LIST (5), CREATE (4)``)."""
+    if len(ids) <= 6:
+        return ", ".join(ids)
+    areas: dict[str, int] = {}
+    for rid in ids:
+        areas[rid.split("-")[0]] = areas.get(rid.split("-")[0], 0) + 1
+    return ", ".join(f"{area} ({count})" for area, count in areas.items())
 
 
 @contextlib.contextmanager
@@ -165,16 +194,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.config.workeroutput[PAYLOAD] = {  # type: ignore[attr-defined]
             "out_of_scope": state.out_of_scope,
             "requests": state.requests,
+            "stopped": state.stopped,
             "findings": [f.to_dict() for f in state.findings.for_test("(session)")],
         }
         return
     if state.distributed:
         _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
-    interrupted = state.preset.interrupted if state.preset else None
+    interrupted = (state.preset.interrupted if state.preset else None) or state.stopped
     if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
         interrupted = "interrupted"
     state.checker = None
-    state.notify("cleaning up what the run created")
+    state.notify(f"cleaning up what the run created (up to {deadline_for(state.timing):.0f} s)")
+    state.liveness.retry_once()  # a target that stopped answering gets one more chance to be cleaned up
     with _signals_deferred(state):
         swept = sweep(state)
     served = [f for f in state.findings if state.catalog[f.requirement].judges == "every-response"]
