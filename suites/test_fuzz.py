@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from schemathesis import GenerationMode
 
 from vpsconform.contract import SNAPSHOT_LIMIT
-from vpsconform.fuzzing import UNDELIVERED, judge, load_schema, make_safe, send
+from vpsconform.fuzzing import UNDELIVERED, answer_timeout, judge, load_schema, make_safe, send
 
 SCHEMA = load_schema()
 OPERATIONS = [op.ok() for op in SCHEMA.get_all_operations()]
@@ -39,7 +39,7 @@ def tombstones(api, servers, names):
 @pytest.mark.requirement("ROBUST-02")
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
-def test_generated_requests(operation, mode, api, check, run_config, servers, names, tombstones):
+def test_generated_requests(operation, mode, api, check, run_config, run_state, servers, names, tombstones):
     """Generated requests never get a 5xx, and successful answers match the documented shapes."""
     rng = random.Random(run_config.seed)
     seen: set[tuple[str, str]] = set()
@@ -58,7 +58,8 @@ def test_generated_requests(operation, mode, api, check, run_config, servers, na
     def explore(case):
         make_safe(case, targets, tombstones, rng, names.prefix)
         try:
-            response = send(api, case)
+            timeout = answer_timeout(run_state.liveness.slowest, run_config.request_timeout)
+            response = send(api, case, timeout)
             sent.append(response.status_code)
             judge(check, case, response, seen)
             snapshot_id = new_snapshot_id(response)
