@@ -169,7 +169,8 @@ class ApiClient:
         timeout: float | None = None,
     ) -> httpx.Response:
         """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token,
-        ``timeout`` replaces the client's for this request.
+        ``timeout`` replaces the client's for this request (a ``content`` that is not JSON, a deliberate
+        malformation, waits only as long as the liveness watch allows generated requests).
 
         The interlock sees the exact request before it goes out and may refuse it (UnsafeRequest). Reads are
         retried on transport errors with a bounded backoff; a 429 is retried after its Retry-After (it means
@@ -183,6 +184,8 @@ class ApiClient:
             merged["Content-Type"] = "application/json"
         elif content is not None:
             merged.setdefault("Content-Type", "application/json")
+            if timeout is None and self._liveness is not None and not _is_json(content):
+                timeout = self._liveness.answer_timeout(self._timeout)
         merged.update(headers or {})
         merged = {k: v for k, v in merged.items() if v is not None}
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
@@ -368,6 +371,14 @@ def server_of(item: Any) -> Any:
     """The ``server.id`` of a snapshot object (None when it has no server object)."""
     server = item.get("server") if isinstance(item, dict) else None
     return server.get("id") if isinstance(server, dict) else None
+
+
+def _is_json(content: bytes | str) -> bool:
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True
 
 
 def json_or_none(response: httpx.Response) -> Any:

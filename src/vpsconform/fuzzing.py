@@ -37,12 +37,6 @@ from vpsconform.verdicts import Checker, Verdict
 #: Our observation failed, not the target: the example is discarded.
 UNDELIVERED = (TransportError, ReusedId)
 
-#: A generated request waits for its answer this many times the slowest answer the run has seen, and at
-#: least ANSWER_FLOOR seconds (never longer than --request-timeout): a target that never answers some
-#: malformed bodies (Prism hangs on invalid JSON) costs seconds per example, not the request timeout.
-ANSWER_FACTOR = 10
-ANSWER_FLOOR = 3.0
-
 RESPONSE_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -117,14 +111,9 @@ def make_safe(
         case.body["name"] = prefix + name
 
 
-def answer_timeout(slowest: float, request_timeout: float) -> float:
-    """Seconds a generated request waits for its answer, given the slowest answer seen (see ANSWER_FACTOR)."""
-    return min(request_timeout, max(ANSWER_FLOOR, ANSWER_FACTOR * slowest))
-
-
 def send(api: ApiClient, case: Any, timeout: float | None = None) -> httpx.Response:
     """Send a generated case through the run's client, with the account's token (``timeout``: see
-    answer_timeout; an unanswered one is an undelivered example, never a verdict)."""
+    Liveness.answer_timeout; an unanswered case is an undelivered example, never a verdict)."""
     kwargs = case.as_transport_kwargs(base_url=api.base_url, headers=api.auth_headers())
     headers = {
         k: v

@@ -21,6 +21,11 @@ CHECK_AFTER_SECONDS = 10.0
 CHECK_AFTER_ATTEMPTS = 3
 #: Seconds the check waits for its answer (at most the run's request timeout).
 CHECK_TIMEOUT = 10.0
+#: A generated request, or one whose body is deliberately not JSON, waits this many times the slowest answer
+#: seen, and at least ANSWER_FLOOR seconds (never longer than --request-timeout): a target that never
+#: answers some malformed bodies (Prism hangs on invalid JSON) costs seconds per request, not the timeout.
+ANSWER_FACTOR = 10
+ANSWER_FLOOR = 2.0
 
 
 class TargetSilent(TransportError):
@@ -82,6 +87,10 @@ class Liveness:
         """Let the next attempt through although the target is gone (the cleanup's: it may be back)."""
         with self._lock:
             self._retry = self.gone is not None
+
+    def answer_timeout(self, request_timeout: float) -> float:
+        """Seconds a generated or deliberately malformed request waits for its answer (see ANSWER_FACTOR)."""
+        return min(request_timeout, max(ANSWER_FLOOR, ANSWER_FACTOR * self.slowest))
 
     @staticmethod
     def short_timeout(default: float) -> float:

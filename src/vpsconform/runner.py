@@ -154,7 +154,7 @@ def execute(
     """Run the suites under pytest with this configuration; returns (exit status, report).
 
     A run the plugin stopped early (the target is not the API, or stopped answering) ends in Stop after
-    its summary: exit 3 with the cause in one line.
+    its summary, with the cause in one line: exit 3, or 1 when its tests had found a MUST failure.
     """
     progress = make_progress(config.progress, console)
     progress.say(
@@ -187,6 +187,6 @@ def execute(
     console.print(f"reports: {escape(str(preset.result.report_dir))}/ (report.html, report.json, junit.xml)")
     if caught:
         return EXIT_BY_SIGNAL[caught["signal"]], report
-    if report.get("interrupted"):
-        raise Stop(report["interrupted"], EXIT_ERROR)
+    if report.get("stopped"):
+        raise Stop(report["stopped"], EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR))
     return EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report

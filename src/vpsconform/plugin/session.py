@@ -28,7 +28,8 @@ from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
 from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, listed_with_id, state_of
 from vpsconform.preflight import TargetProblem, check_target
 from vpsconform.reporting import build_report, write_all
-from vpsconform.verdicts import Verdict, aggregate
+from vpsconform.reporting.model import BINDING
+from vpsconform.verdicts import RequirementResult, Verdict, aggregate
 
 LEFT_BEFORE = pytest.StashKey[dict[str, list[str]]]()
 
@@ -180,8 +181,28 @@ def _signals_deferred(state: RunState) -> Iterator[None]:
 
 
 def sweep(state: RunState) -> SweepResult:
-    """Delete everything the run created (ledgered or run-prefixed), in rounds under one deadline."""
-    return state.sweeper().run(deadline_for(state.timing))
+    """Delete everything the run created (ledgered or run-prefixed), in rounds under one deadline.
+
+    A run stopped early with nothing of its own alive makes one round: a target that is not the API (or
+    answers only 5xx) would otherwise be listed in vain until the deadline.
+    """
+    deadline = deadline_for(state.timing)
+    return state.sweeper().run(0.0 if state.stopped and not state.ledger.alive() else deadline)
+
+
+def _cut_short(state: RunState, results: list[RequirementResult], exitstatus: int) -> str | None:
+    """Why the run's verdict is ``error`` though it ended: a signal, or a stop before anything failed.
+
+    A run stopped early (the target stopped answering, or is not the API) keeps the MUST failures its tests
+    found: then it is nonconformant, and ``stopped`` in the report says why it ended early.
+    """
+    interrupted = state.preset.interrupted if state.preset else None
+    if interrupted is None and state.stopped:
+        failed = any(r.verdict is Verdict.FAIL and r.requirement.level in BINDING for r in results)
+        interrupted = None if failed and state.tests else state.stopped
+    elif interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
+        interrupted = "interrupted"
+    return interrupted
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -200,9 +221,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.distributed:
         _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
-    interrupted = (state.preset.interrupted if state.preset else None) or state.stopped
-    if interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
-        interrupted = "interrupted"
     state.checker = None
     state.notify(f"cleaning up what the run created (up to {deadline_for(state.timing):.0f} s)")
     state.liveness.retry_once()  # a target that stopped answering gets one more chance to be cleaned up
@@ -212,7 +230,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.requests and not served:
         message = f"{state.requests} requests sent, none answered with a 5xx"
         state.record_observation("every-response", Verdict.PASS, message)
-    results = aggregate(state.catalog, state.findings, "not checked in this run")
+    unrun = (
+        f"not checked: the run stopped early ({state.stopped})"
+        if state.stopped
+        else "not checked in this run"
+    )
+    results = aggregate(state.catalog, state.findings, unrun)
+    interrupted = _cut_short(state, results, exitstatus)
     cleanup = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
     cleanup["left_unknown"] = swept.unknown
     report = build_report(
@@ -227,6 +251,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reproduce=state.preset.reproduce if state.preset else _pytest_reproduce(state),
         interrupted=interrupted,
     )
+    report["stopped"] = state.stopped
     write_all(report, state.report_dir, state.redactor)
     state.result = RunResult(report, state.report_dir)
     if state.preset:
