@@ -9,9 +9,14 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import re
+import shutil
+import socket
+import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -265,3 +270,81 @@ def test_plain_output_on_a_slow_clock_states_the_scope_first_and_never_goes_quie
     gaps = [(b - a) % 86400 for a, b in itertools.pairwise(seconds)]
     assert max(gaps) <= 30, list(zip(gaps, stamped[1:], strict=False))
     assert any(line.split(" ", 1)[1].startswith("... ") for line in stamped)  # a wait long enough to need one
+
+
+# A stateless mock: Stoplight Prism serving our own spec -----------------------------------------------------
+PRISM = "@stoplight/prism-cli@5.16"
+
+
+def prism_command(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prism 5.16 installed with npm into a cache folder (once); skips the test when it cannot be."""
+    cache = (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vpsconform-tests" / "prism-5.16"
+    )
+    binary = cache / "node_modules" / ".bin" / "prism"
+    if binary.is_file():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip(f"npm is not installed, so {PRISM} cannot be")
+    cache.mkdir(parents=True, exist_ok=True)
+    command = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), PRISM]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm install {PRISM} took over 10 minutes")
+    if done.returncode != 0 or not binary.is_file():
+        pytest.skip(f"npm install {PRISM} failed: {(done.stderr or done.stdout).strip()[-300:]}")
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prism mocking spec/openapi.yaml on a free loopback port; yields its base URL."""
+    binary = prism_command(tmp_path_factory)
+    port = free_port()
+    spec = Path(__file__).resolve().parents[1] / "spec" / "openapi.yaml"
+    log = (tmp_path_factory.mktemp("prism") / "prism.log").open("w")
+    server = subprocess.Popen(
+        [str(binary), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url + "/api/v1/snapshots/", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2)
+            break
+        except httpx.HTTPError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.skip("prism did not start listening within 60 s")
+            time.sleep(0.5)
+    yield url
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+@pytest.mark.slow
+def test_a_stateless_mock_is_judged_within_two_minutes(prism: str, tmp_path: Path) -> None:
+    """Prism answers every request from the spec's examples and keeps nothing (and never answers some
+    malformed bodies): nonconformant, with LIMIT and LIFECYCLE failed, in under 120 s (730 s before)."""
+    args = ["--target", prism, "--token", TOKEN, "--server-id", "12345", "--time-scale", "0.005"]
+    done, seconds = timed_run(*args, "--report-dir", str(tmp_path), "--seed", "5", timeout=400)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    report = report_of(tmp_path)
+    assert report["verdict"] == "nonconformant"
+    failed = {r["area"] for r in report["requirements"] if r["verdict"] == "fail"}
+    assert {"LIMIT", "LIFECYCLE"} <= failed, failed
+    assert "never appeared in the list" in done.stdout  # recognised as stateless before the first test
+    assert seconds < 120, seconds

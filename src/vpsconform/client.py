@@ -376,7 +376,7 @@ def server_of(item: Any) -> Any:
 def _is_json(content: bytes | str) -> bool:
     try:
         json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python decodes
         return False
     return True
 

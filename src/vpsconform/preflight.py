@@ -24,14 +24,15 @@ from vpsconform.observe import ObservationError, Timing, find_snapshot, watch_sn
 if TYPE_CHECKING:
     from vpsconform.plugin.state import RunState
 
-#: Lists sent before a target answering only 5xx is given up on.
+#: Lists sent before a target answering only 5xx is given up on, and the longest pause between two.
 LIST_TRIES = 3
+LIST_PAUSE = 2.0
 #: Reads of the list that must all miss a created snapshot before the target is called stateless.
 STATE_READS = 3
 #: The clock check waits for the first snapshot this many times its scaled window (tolerance included)...
 CLOCK_FACTOR = 10
 #: ...but no longer than this many real seconds, and never less than three windows.
-CLOCK_REAL_SECONDS = 60.0
+CLOCK_REAL_SECONDS = 45.0
 #: A first snapshot that took this many windows or more names a clock mismatch.
 MISMATCH_FACTOR = 3
 
@@ -76,7 +77,7 @@ def check_list(api: ApiClient, timing: Timing) -> None:
     statuses: list[int] = []
     for attempt in range(LIST_TRIES):
         if attempt:
-            time.sleep(timing.poll_interval)
+            time.sleep(min(timing.poll_interval, LIST_PAUSE))
         response = api.list_snapshots()
         statuses.append(response.status_code)
         if response.status_code < 500:

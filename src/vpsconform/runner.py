@@ -55,7 +55,8 @@ def preflight(config: RunConfig, console: Console) -> None:
     redactor = Redactor(config.secrets)
     base = api_base(config.target)
     if base != config.target:
-        console.print(f"--target ends in the API's path {SNAPSHOTS}: using its base URL {base}", markup=False)
+        note = f"--target ends in the API's path {SNAPSHOTS}: using its base URL {base}"
+        console.print(note, markup=False, soft_wrap=True)
     api = ApiClient(
         base,
         config.token,
