@@ -8,6 +8,7 @@ message) up to when. ``none`` prints nothing until the summary.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -131,7 +132,23 @@ class PlainProgress(Progress):
 
 
 def make_progress(mode: str, console: Console) -> Progress:
-    """The progress display of ``--progress`` (``auto``: rich on a terminal, else plain)."""
+    """The progress display of ``--progress`` (``auto``: rich on a terminal, else plain).
+
+    The console is pinned to the stream it writes to now: pytest's output capture, active while each test
+    runs, would otherwise swallow what is printed then (a heartbeat during a long wait).
+    """
     if mode == "auto":
         mode = "rich" if console.is_terminal else "plain"
+    pin(console)
     return {"rich": RichProgress, "plain": PlainProgress}.get(mode, Progress)(console)
+
+
+def pin(console: Console) -> None:
+    """Point the console at a duplicate of its file descriptor, which no later redirection of it reaches."""
+    stream = console.file
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not backed by a descriptor (a StringIO): nothing can redirect it
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    console.file = os.fdopen(os.dup(descriptor), "w", buffering=1, encoding=encoding, errors="replace")
