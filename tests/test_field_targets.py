@@ -256,7 +256,7 @@ def test_plain_output_on_a_slow_clock_states_the_scope_first_and_never_goes_quie
         "--time-scale",
         "0.05",
         "--select",
-        "lifecycle",
+        "test_snapshots_complete_in_time",
         "--report-dir",
         str(tmp_path),
     ]
