@@ -161,9 +161,9 @@ def check_target(state: RunState) -> None:
     if first is None:
         return
     try:
-        state.stateless = stateless(api, *first, state.timing)
-        if state.stateless:
-            state.announce(f"{state.stateless}: waits for its snapshots end as soon as they are not listed")
+        keeps_nothing = stateless(api, *first, state.timing)
+        if keeps_nothing:
+            state.announce(f"{keeps_nothing}: waits for its snapshots end as soon as they are not listed")
         elif state.config.time_scale < 1 and state.config.profile != "smoke":
             check_clock(api, *first, state.timing)
     except ObservationError as exc:

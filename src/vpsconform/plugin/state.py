@@ -132,7 +132,6 @@ class RunState:
         self.requests = 0
         self.liveness = Liveness(notify=self.notify)
         self.stopped: str | None = None  # why the run ended early (the target is gone, or not the API)
-        self.stateless: str | None = None  # why the target looks stateless (see preflight), or None
         self.result: RunResult | None = None
         self._clients: dict[str, ApiClient] = {}
 
