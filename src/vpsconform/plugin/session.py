@@ -125,12 +125,13 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     """Before the first test: say the scope, check the target is the API, and make sure the id the run calls
     absent really is. A target that is not the API (or stops answering) ends the run here, with a report."""
     state = state_of(session.config)
-    if state is None or state.worker:
+    if state is None:
         return
-    state.announce(scope_statement(state))
     try:
-        check_target(state)
-        for client in state.clients_by_account().values():
+        if not state.worker:  # the controller of parallel workers, or a serial run
+            state.announce(scope_statement(state))
+            check_target(state)
+        for client in state.clients_by_account().values():  # every process has its own interlock
             with contextlib.suppress(TransportError):
                 if listed_with_id(client, ABSENT_ID):
                     state.interlock.forget_absent()
@@ -141,7 +142,12 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 
 def scope_statement(state: RunState) -> str:
-    """The run's scope before the first test: the MUST requirements it judges, and why not the others."""
+    """The run's scope before the first test: the MUST requirements it judges, and why not the others.
+
+    Parallel workers collect the tests, not their controller: then the closing summary states the scope.
+    """
+    if state.distributed:
+        return f"scope: the {state.config.jobs} parallel workers collect the tests; the summary states it"
     musts = sum(r.level in ("MUST", "SHOULD") for r in state.catalog.values())
     line = f"scope: judging {musts - len(state.out_of_scope)} of {musts} MUST requirements"
     by_reason: dict[str, list[str]] = {}
