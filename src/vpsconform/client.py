@@ -207,6 +207,8 @@ class ApiClient:
             pause = retry_after(response) if response.status_code == 429 and attempt <= RETRIES else None
             if pause is None:
                 return response
+            if self._liveness is not None:
+                self._liveness.notify(f"{method} {path} answered 429: sending it again in {pause:.1f} s")
             time.sleep(pause)
         return response
 

@@ -33,7 +33,8 @@ class TargetSilent(TransportError):
 
 
 class Liveness:
-    """Unanswered attempts in a row across the run's clients, the slowest answer seen, and the verdict."""
+    """Unanswered attempts in a row across the run's clients, the slowest answer seen, and the verdict;
+    also where the clients say what they wait for."""
 
     def __init__(self, notify: Callable[[str], None] = lambda message: None) -> None:
         self._lock = threading.Lock()

@@ -189,8 +189,10 @@ class Servers:
         budget (see plugin/budget.py), so scenarios holding servers never wait on each other.
         """
         wanted = (room,) if isinstance(room, int) else room
-        self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
-        until = time.monotonic() + self._patience()
+        patience = self._patience() if wait else 0.0
+        slots = " or ".join(map(str, wanted))
+        self._state.notify(f"looking for a server with {slots} free snapshot slot(s), up to {patience:.0f} s")
+        until = time.monotonic() + patience
         chosen = None
         if self._claim(until, wait):
             while True:
