@@ -37,11 +37,18 @@ class Progress:
         self.console = console
 
     def __enter__(self) -> Progress:
+        self.start()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Begin showing progress."""
+
+    def stop(self) -> None:
         """Stop showing progress (the summary follows)."""
 
     def status(self, message: str) -> None:
@@ -61,13 +68,10 @@ class RichProgress(Progress):
         super().__init__(console)
         self._live = console.status("starting")
 
-    def __enter__(self) -> Progress:
+    def start(self) -> None:
         self._live.start()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
         self._live.stop()
 
     def status(self, message: str) -> None:
@@ -95,13 +99,10 @@ class PlainProgress(Progress):
         self._done = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, name="vpsconform-heartbeat", daemon=True)
 
-    def __enter__(self) -> Progress:
+    def start(self) -> None:
         self._beat.start()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
         self._done.set()
         self._beat.join(timeout=5)
 
