@@ -127,18 +127,20 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     state = state_of(session.config)
     if state is None:
         return
-    try:
-        if not state.worker:  # the controller of parallel workers, or a serial run
-            state.announce(scope_statement(state))
+    if not state.worker:  # the controller of parallel workers, or a serial run
+        state.announce(scope_statement(state))
+        try:
             check_target(state)
-        for client in state.clients_by_account().values():  # every process has its own interlock
-            with contextlib.suppress(TransportError):
-                if listed_with_id(client, ABSENT_ID):
-                    state.interlock.forget_absent()
-                    state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
-    except (TargetProblem, TargetSilent) as problem:
-        state.stopped = str(problem)
-        raise session.Interrupted(state.stopped) from None
+        except (TargetProblem, TargetSilent) as problem:
+            state.stopped = str(problem)
+            raise session.Interrupted(state.stopped) from None
+        except TransportError as exc:  # one lost request: the tests meet the target as it is
+            state.announce(f"preflight: {state.redactor.text(str(exc))}")
+    for client in state.clients_by_account().values():  # every process has its own interlock
+        with contextlib.suppress(TransportError):
+            if listed_with_id(client, ABSENT_ID):
+                state.interlock.forget_absent()
+                state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
 
 
 def scope_statement(state: RunState) -> str:
