@@ -23,7 +23,7 @@ OPERATIONS = [op.ok() for op in SCHEMA.get_all_operations()]
 EXAMPLES = {"smoke": 10, "standard": 40, "deep": 250}
 #: Generated requests of one operation the target may leave unanswered before the rest are not sent: a
 #: target that never answers some bodies is not waited on for every example like them.
-LOST_LIMIT = 5
+LOST_LIMIT = 3
 
 
 @pytest.fixture(scope="module")

@@ -234,7 +234,7 @@ class ApiClient:
             response = self._http.send(request)
         except httpx.HTTPError as exc:
             if self._liveness is not None and not check and self._silent(sent_at, where):
-                raise self._liveness.give_up(where) from exc
+                raise self._liveness.give_up(where, exc) from exc
             if retry_lost:
                 return None
             if isinstance(exc, httpx.TimeoutException):

@@ -64,13 +64,13 @@ class Liveness:
             )
         return due
 
-    def give_up(self, where: str) -> TargetSilent:
+    def give_up(self, where: str, error: BaseException) -> TargetSilent:
         """The check got no answer either: the target is gone; the error to raise."""
         with self._lock:
             silent = time.monotonic() - (self._since or time.monotonic())
             self.gone = (
-                f"the target stopped answering: no answer for {silent:.0f} s ({where}), "
-                "nor to a list request sent to check"
+                f"the target stopped answering: {where} got no answer ({error.__class__.__name__}, "
+                f"{self._streak} attempt(s) in a row over {silent:.0f} s), nor did a list sent to check"
             )
             return TargetSilent(self.gone)
 
