@@ -18,6 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -26,12 +27,15 @@ from rich.console import Console
 from test_cli import assert_one_line_error, remote_args, vpsconform
 
 from vpsconform import progress
+from vpsconform.catalog import load_requirements
 from vpsconform.client import ApiClient
 from vpsconform.liveness import Liveness, TargetSilent
+from vpsconform.plugin.session import cut_short
 from vpsconform.preflight import api_base, wrong_target
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 from vpsconform.reference.server import RunningTarget
+from vpsconform.verdicts import RequirementResult, Verdict
 
 STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)Z ")
 #: The account token a hostile target is given (long enough that redacting it leaves messages readable).
@@ -127,6 +131,23 @@ def test_lost_requests_to_a_target_that_still_answers_are_not_silence() -> None:
             liveness.answered(0.01)
     assert liveness.gone is None
     liveness.admit()
+
+
+@pytest.mark.parametrize(
+    ("tests", "verdict", "is_error"),
+    [
+        ([{"test": "t", "outcome": "failed"}], Verdict.FAIL, False),  # failures found before it stopped stand
+        ([], Verdict.FAIL, True),  # stopped before any test (a 5xx on every list): error
+        ([{"test": "t", "outcome": "passed"}], Verdict.PASS, True),  # nothing failed: error
+    ],
+)
+def test_a_run_stopped_early_keeps_the_failures_its_tests_found(tests, verdict, is_error) -> None:
+    catalog = load_requirements()
+    must = next(r for r in catalog.values() if r.level == "MUST")
+    state = SimpleNamespace(preset=None, stopped="the target stopped answering", tests=tests)
+    results = [RequirementResult(must, verdict, "m", [], [])]
+    expected = "the target stopped answering" if is_error else None
+    assert cut_short(state, results, pytest.ExitCode.INTERRUPTED) == expected
 
 
 def test_plain_progress_has_timestamps_and_a_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -198,7 +198,7 @@ def sweep(state: RunState) -> SweepResult:
     return state.sweeper().run(0.0 if state.stopped and not state.ledger.alive() else deadline)
 
 
-def _cut_short(state: RunState, results: list[RequirementResult], exitstatus: int) -> str | None:
+def cut_short(state: RunState, results: list[RequirementResult], exitstatus: int) -> str | None:
     """Why the run's verdict is ``error`` though it ended: a signal, or a stop before anything failed.
 
     A run stopped early (the target stopped answering, or is not the API) keeps the MUST failures its tests
@@ -244,7 +244,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         else "not checked in this run"
     )
     results = aggregate(state.catalog, state.findings, unrun)
-    interrupted = _cut_short(state, results, exitstatus)
+    interrupted = cut_short(state, results, exitstatus)
     cleanup = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
     cleanup["left_unknown"] = swept.unknown
     report = build_report(
