@@ -20,7 +20,7 @@ from test_cli import assert_one_line_error, remote_args, vpsconform
 from vpsconform.catalog import spec_hash
 from vpsconform.cli import main
 from vpsconform.config import build_config
-from vpsconform.errors import ConfigError
+from vpsconform.errors import ConfigError, KeyProblem
 from vpsconform.redaction import Redactor
 from vpsconform.reference.server import RunningTarget
 from vpsconform.reporting import write_all
@@ -28,7 +28,7 @@ from vpsconform.reporting.attestation import PREDICATE_TYPE, STATEMENT_TYPE, ci_
 from vpsconform.reporting.badge import COLOURS, badge_value
 from vpsconform.reporting.ctrf import ctrf_document, ctrf_schema
 from vpsconform.reporting.files import ATTESTED
-from vpsconform.reporting.signing import PAYLOAD_TYPE, KeyProblem
+from vpsconform.reporting.signing import PAYLOAD_TYPE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report_samples"
 FAKE_TOKEN = "vpsc-fake-token-7f3a9c1e"

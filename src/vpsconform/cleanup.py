@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 
 from vpsconform.client import ApiClient, Exchange, json_or_none
-from vpsconform.errors import NoAnswer
+from vpsconform.errors import NoAnswer, TargetSilent
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, snapshot_id_of
+from vpsconform.liveness import Liveness
 from vpsconform.observe import Timing
 from vpsconform.options import REMOTE_MAX_RPS
 from vpsconform.ratelimit import RateLimiter
@@ -78,12 +79,18 @@ class Sweeper:
 
         ``only`` limits the sweep to these ledger entries (a test's own snapshots); otherwise every ledgered
         or prefixed snapshot on the configured servers is the run's to delete. A delete answered 204 is
-        believed only once a listing no longer shows the snapshot.
+        believed only once a listing no longer shows the snapshot. A target that stopped answering ends
+        the sweep at once: what it holds is unknown.
         """
         until = time.monotonic() + deadline
         previous: set[int] = set()
         while True:
-            present, unknown, refused = self._round(only)
+            try:
+                present, unknown, refused = self._round(only)
+            except TargetSilent as exc:
+                return SweepResult(
+                    sorted(previous), f"{exc}; finish with `vpsconform cleanup` once it is back"
+                )
             if not present and unknown is None:
                 return SweepResult([])
             if time.monotonic() >= until:
@@ -105,6 +112,8 @@ class Sweeper:
             for server_id in server_ids:
                 try:
                     first, items = api.list_all(server_id)
+                except TargetSilent:
+                    raise
                 except NoAnswer as exc:
                     first, items, unknown = None, None, f"listing failed: {exc}"
                 if items is None and first is not None:
@@ -159,6 +168,8 @@ class Sweeper:
             self._ledger.created(account, sid, server_id)  # (again) alive: a listing shows it
             try:
                 response = api.delete_snapshot(sid)
+            except TargetSilent:
+                raise
             except NoAnswer:
                 refused = True
                 continue
@@ -208,6 +219,7 @@ def _resume_run(
     redactor = Redactor({token: variable for token, variable in tokens.values()})
     limiter = RateLimiter(float(header.get("max_rps", REMOTE_MAX_RPS)))
     interlock = Interlock(ledger.ids, absent=(), prefix=str(header["prefix"]))
+    liveness = Liveness(notify)
     clients = {
         account: ApiClient(
             str(header["target"]),
@@ -218,6 +230,7 @@ def _resume_run(
             observers=[_ledger_observer(ledger, account)],
             label=account,
             interlock=interlock,
+            liveness=liveness,
         )
         for account, (token, _) in tokens.items()
     }

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,6 +23,9 @@ from vpsconform.errors import NoAnswer
 from vpsconform.interlock import Interlock
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
+
+if TYPE_CHECKING:
+    from vpsconform.liveness import Liveness
 
 __all__ = ["SERVERS", "SNAPSHOTS", "ApiClient", "Exchange"]
 _BODY_LIMIT = 4000
@@ -122,9 +125,12 @@ class ApiClient:
         observers: list[Observer],
         label: str = "",
         interlock: Interlock | None = None,
+        liveness: Liveness | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._interlock = interlock
+        self._liveness = liveness
+        self._timeout = timeout
         self.label = label
         self._token = token
         self._redactor = redactor
@@ -160,8 +166,11 @@ class ApiClient:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token.
+        """Send one request; ``headers`` override the defaults, ``authenticated=False`` sends no token,
+        ``timeout`` replaces the client's for this request (a ``content`` that is not JSON, a deliberate
+        malformation, waits only as long as the liveness watch allows generated requests).
 
         The interlock sees the exact request before it goes out and may refuse it (UnsafeRequest). Reads are
         retried on transport errors with a bounded backoff; a 429 is retried after its Retry-After (it means
@@ -175,10 +184,14 @@ class ApiClient:
             merged["Content-Type"] = "application/json"
         elif content is not None:
             merged.setdefault("Content-Type", "application/json")
+            if timeout is None and self._liveness is not None and not _is_json(content):
+                timeout = self._liveness.answer_timeout(self._timeout)
         merged.update(headers or {})
         merged = {k: v for k, v in merged.items() if v is not None}
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        request = self._http.build_request(method, url, content=content, params=params, headers=merged)
+        request = self._http.build_request(
+            method, url, content=content, params=params, headers=merged, timeout=timeout or self._timeout
+        )
         if self._interlock is not None:
             self._interlock.check(
                 request.method,
@@ -194,31 +207,67 @@ class ApiClient:
             pause = retry_after(response) if response.status_code == 429 and attempt <= RETRIES else None
             if pause is None:
                 return response
+            if self._liveness is not None:
+                self._liveness.notify(f"{method} {path} answered 429: sending it again in {pause:.1f} s")
             time.sleep(pause)
         assert response is not None, "the last attempt returns its response or raises"
         return response
 
-    def _send(self, request: httpx.Request, *, retry_lost: bool) -> httpx.Response | None:
-        """One attempt: the response (observed as evidence), None when a lost read may be retried."""
+    def _send(
+        self, request: httpx.Request, *, retry_lost: bool, check: bool = False
+    ) -> httpx.Response | None:
+        """One attempt: the response (observed as evidence), None when a lost read may be retried.
+
+        With a liveness watch, a streak of lost attempts is checked (``check``: this is that attempt) and may
+        end in TargetSilent; while the target is gone, requests fail at once.
+        """
+        where = f"{request.method} {self._redactor.text(str(request.url))}"
+        if self._liveness is not None:
+            self._liveness.admit()
+            if self._liveness.gone is not None:
+                request.extensions["timeout"] = httpx.Timeout(
+                    self._liveness.short_timeout(self._timeout)
+                ).as_dict()
         self._limiter.wait()
         started = time.perf_counter()
-        where = f"{request.method} {self._redactor.text(str(request.url))}"
+        sent_at = time.monotonic()
         try:
             response = self._http.send(request)
-        except httpx.TimeoutException as exc:
-            if retry_lost:
-                return None
-            raise NoAnswer(f"{where}: no answer within the timeout ({exc.__class__.__name__})") from exc
         except httpx.HTTPError as exc:
+            if self._liveness is not None and not check and self._silent(sent_at, where):
+                raise self._liveness.give_up(where, exc) from exc
             if retry_lost:
                 return None
+            if isinstance(exc, httpx.TimeoutException):
+                raise NoAnswer(f"{where}: no answer within the timeout ({exc.__class__.__name__})") from exc
             lost = "" if request.method in IDEMPOTENT else " (not resent: the target may have acted on it)"
             raise NoAnswer(f"{where}: {exc.__class__.__name__}: {exc}{lost}") from exc
+        if self._liveness is not None:
+            self._liveness.answered(time.perf_counter() - started)
         exchange = self.record(response, elapsed=time.perf_counter() - started)
         response.extensions[EXCHANGE] = exchange
         for observer in self._observers:
             observer(exchange, response)
         return response
+
+    def _silent(self, sent_at: float, where: str) -> bool:
+        """Count a lost attempt; True when the target is gone, or the streak is due a check it fails."""
+        assert self._liveness is not None
+        if self._liveness.gone is not None:
+            return True
+        return self._liveness.lost(sent_at, where) and not self._answers_a_check()
+
+    def _answers_a_check(self) -> bool:
+        """Whether the target answers a plain list request within the short check timeout."""
+        assert self._liveness is not None
+        headers = {"Accept": "application/json", **self.auth_headers()}
+        timeout = self._liveness.short_timeout(self._timeout)
+        probe = self._http.build_request("GET", self.base_url + SNAPSHOTS, headers=headers, timeout=timeout)
+        try:
+            self._send(probe, retry_lost=False, check=True)
+        except NoAnswer:
+            return False
+        return True
 
     def record(self, response: httpx.Response, *, elapsed: float | None = None) -> Exchange:
         """Turn a response (and its request) into redacted evidence."""
@@ -323,6 +372,14 @@ def server_of(item: Any) -> Any:
     """The ``server.id`` of a snapshot object (None when it has no server object)."""
     server = item.get("server") if isinstance(item, dict) else None
     return server.get("id") if isinstance(server, dict) else None
+
+
+def _is_json(content: bytes | str) -> bool:
+    try:
+        json.loads(content)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python decodes
+        return False
+    return True
 
 
 def json_or_none(response: httpx.Response) -> Any:

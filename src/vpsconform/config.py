@@ -58,6 +58,7 @@ class RunConfig:
     max_rps: float = REMOTE_MAX_RPS
     request_timeout: float = 30.0
     jobs: int = 1
+    progress: str = "auto"
     embedded: bool = False
     token_env: str = "VPSCONFORM_TOKEN"
     foreign_token_env: str = "VPSCONFORM_FOREIGN_TOKEN"
@@ -327,6 +328,7 @@ def build_config(
         max_rps=max_rps,
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
         jobs=min(jobs, len(server_ids)),  # one scenario per server
+        progress=source.get("progress", BY_NAME["progress"].default),
         embedded=base is not None,
         token_env=token_env,
         foreign_token_env=foreign_env,

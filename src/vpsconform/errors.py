@@ -6,11 +6,16 @@ The tree says how a run treats each failure; the outcome code catches the base c
     ├── ConfigError        a configuration value is missing or malformed: one line, exit status 2
     ├── ReportError        a report.json is missing, unreadable or not a vpsconform report
     ├── NotACheckout       `--record` asked of an installed package
+    ├── KeyProblem         a signing or verifying key file cannot be used
     ├── Stop               ends a command with a one-line message and an exit status
+    ├── TargetProblem      the target is not the API the run can judge (a web page, 403 or 5xx to
+    │                      everything, a clock other than --time-scale): the run stops with one line
     ├── UnsafeRequest      the interlock refused a request that could touch what the run did not create:
     │                      a defect of the suite, so the test's open requirements are ``error``
     ├── ObservationFailed  our observation failed, not the target: open requirements are ``inconclusive``
     │   ├── NoAnswer           a request got no answer (unreachable, connection lost, timeout)
+    │   │   └── TargetSilent       nor did the check that followed a streak of them: the target stopped
+    │   │                          answering, and the run gives up (verdict ``error``) instead of waiting on
     │   ├── ObservationError   a helper read (a listing, the servers API) could not be made or understood
     │   ├── ProbeError         a data probe command failed, timed out or printed nothing usable
     │   └── ReusedId           the interlock refused to name a deleted id that the target gave to another
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "KeyProblem",
     "NoAnswer",
     "NotACheckout",
     "ObservationError",
@@ -35,6 +41,8 @@ __all__ = [
     "ReusedId",
     "Stop",
     "StopCheck",
+    "TargetProblem",
+    "TargetSilent",
     "UnsafeRequest",
     "VpsconformError",
 ]
@@ -54,6 +62,14 @@ class ReportError(VpsconformError, ValueError):
 
 class NotACheckout(VpsconformError, ValueError):
     """`--record` was asked of an installed package: the published figure lives in the source tree."""
+
+
+class KeyProblem(VpsconformError, ValueError):
+    """A key file that cannot be used; the message is one line naming the file."""
+
+
+class TargetProblem(VpsconformError):
+    """The target is not the API the run can judge (or no longer answers); the message is one line."""
 
 
 class Stop(VpsconformError):
@@ -78,6 +94,10 @@ class ObservationFailed(VpsconformError, RuntimeError):
 
 class NoAnswer(ObservationFailed):
     """A request got no answer: the target could not be reached, the connection broke, or time ran out."""
+
+
+class TargetSilent(NoAnswer):
+    """The target stopped answering: the run gives up (verdict ``error``) instead of waiting on."""
 
 
 class ObservationError(ObservationFailed):

@@ -106,8 +106,9 @@ def make_safe(
         case.body["name"] = prefix + name
 
 
-def send(api: ApiClient, case: Any) -> httpx.Response:
-    """Send a generated case through the run's client, with the account's token."""
+def send(api: ApiClient, case: Any, timeout: float | None = None) -> httpx.Response:
+    """Send a generated case through the run's client, with the account's token (``timeout``: see
+    Liveness.answer_timeout; an unanswered case is an undelivered example, never a verdict)."""
     kwargs = case.as_transport_kwargs(base_url=api.base_url, headers=api.auth_headers())
     headers = {
         k: v
@@ -126,6 +127,7 @@ def send(api: ApiClient, case: Any) -> httpx.Response:
         params=kwargs.get("params") or None,
         headers=headers,
         authenticated=False,
+        timeout=timeout,
         **extra,
     )
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 PROFILES = ("smoke", "standard", "deep")
 #: The request rate cap (per second) of a run against a remote target; the embedded target runs uncapped.
 REMOTE_MAX_RPS = 20.0
+PROGRESS = ("auto", "plain", "rich", "none")
 EVERYWHERE = frozenset({"cli", "pytest", "env", "file"})
 CLI_ONLY = frozenset({"cli"})
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,7 +127,8 @@ def _text(value: Any, label: str) -> str:
 
 def _signing_key(value: Any, label: str) -> str:
     """A PEM private key that can sign, checked before the run so a bad one costs no run."""
-    from vpsconform.reporting.signing import KeyProblem, load_signer
+    from vpsconform.errors import KeyProblem
+    from vpsconform.reporting.signing import load_signer
 
     try:
         load_signer(value)
@@ -243,6 +245,12 @@ OPTIONS: tuple[Option, ...] = (
         "scenarios run in parallel, each on its own server (default one per configured server with --target,"
         " 1 for the embedded target; --jobs 1 runs them one by one)",
         "N", kind=int, parse=_integer(1), where=frozenset({"cli", "env", "file"}),
+    ),
+    Option(
+        "progress", "--progress",
+        "console output while running: rich (a live status line), plain (timestamped lines, for CI logs), "
+        "none (only the summary); auto: rich on a terminal, else plain",
+        "|".join(PROGRESS), parse=_choice(*PROGRESS), default="auto", where=frozenset({"cli", "env", "file"}),
     ),
     Option(
         "config", "--config",

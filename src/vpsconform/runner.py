@@ -15,13 +15,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vpsconform.client import ApiClient
+from vpsconform.client import SNAPSHOTS, ApiClient
 from vpsconform.config import RunConfig
 from vpsconform.errors import NoAnswer, ProbeError, Stop
 from vpsconform.interrupts import INTERRUPTS, Interrupted, Interrupts
 from vpsconform.paths import SUITES_DIR
 from vpsconform.plugin import Preset
+from vpsconform.preflight import api_base, wrong_target
 from vpsconform.probes import Probes
+from vpsconform.progress import make_progress
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 
@@ -39,13 +41,18 @@ VERDICT_STYLE = dict(
 
 
 def preflight(config: RunConfig, console: Console) -> None:
-    """Fail fast, with one line, on an unreachable target, a rejected token or a broken probe."""
+    """Fail fast, with one line and before the run starts, on an unreachable target, a rejected token, a
+    target that is not the API (see vpsconform.preflight) or a broken probe."""
     redactor = Redactor(config.secrets)
+    base = api_base(config.target)
+    if base != config.target:
+        note = f"--target ends in the API's path {SNAPSHOTS}: using its base URL {base}"
+        console.print(note, markup=False, soft_wrap=True)
     api = ApiClient(
-        config.target,
+        base,
         config.token,
         redactor=redactor,
-        limiter=RateLimiter(0),
+        limiter=RateLimiter(config.max_rps),
         timeout=min(config.request_timeout, 15),
         observers=[],
     )
@@ -57,6 +64,9 @@ def preflight(config: RunConfig, console: Console) -> None:
         api.close()
     if response.status_code == 401:
         raise Stop("the target answered 401 to the configured --token: check the token", EXIT_USAGE)
+    cause = wrong_target(response)
+    if cause:
+        raise Stop(redactor.text(cause), EXIT_ERROR)
     if config.has_probes:
         probes = Probes(config.probe_write or "", config.probe_read or "", timeout=30)
         try:
@@ -65,10 +75,6 @@ def preflight(config: RunConfig, console: Console) -> None:
             raise Stop(
                 f"--probe-read does not work on server {config.server_ids[0]}: {exc}", EXIT_USAGE
             ) from None
-    console.print(
-        f"[bold]target[/] {escape(config.target)}  time scale {config.time_scale:g}  profile {config.profile}"
-        f"  seed {config.seed}"
-    )
 
 
 def summary(console: Console, report: dict[str, Any]) -> None:
@@ -131,27 +137,31 @@ def execute(
     console: Console,
     pytest_args: tuple[str, ...] = (),
 ) -> tuple[int, dict[str, Any]]:
-    """Run the suites under pytest with this configuration; returns (exit status, report)."""
-    status = console.status("starting")
-    status.start()
-    marks = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]", "error": "[magenta]![/]"}
+    """Run the suites under pytest with this configuration; returns (exit status, report).
 
-    def on_test(nodeid: str, outcome: str, requirements: list[str]) -> None:
-        name = escape(nodeid.split("::", 1)[-1])
-        console.print(f"{marks.get(outcome, '?')} {name}  [dim]{' '.join(requirements)}[/]", highlight=False)
-
-    preset = Preset(config=config, reproduce=reproduce, notify=status.update, on_test=on_test)
+    A run the plugin stopped early (the target is not the API, or stopped answering) ends in Stop after
+    its summary, with the cause in one line: exit 3, or 1 when its tests had found a MUST failure.
+    """
+    progress = make_progress(config.progress, console)
+    progress.say(
+        f"target {api_base(config.target)}  time scale {config.time_scale:g}  profile {config.profile}"
+        f"  seed {config.seed}"
+    )
+    preset = Preset(
+        config=config,
+        reproduce=reproduce,
+        notify=progress.status,
+        announce=progress.say,
+        on_test=progress.test,
+    )
     args = [str(SUITES_DIR), "-p", "vpsconform.plugin", "-p", "no:cacheprovider", "-p", "no:terminal"]
     args += ["-p", "no:randomly", "--rootdir", str(SUITES_DIR.parent), *pytest_args]
     if select:
         args += ["-k", select]
     if config.jobs > 1:  # parallel workers (pytest-xdist), each leasing its own server
         args += ["-n", str(config.jobs)]
-    with _interruptible(preset) as interrupts:
-        try:
-            code = pytest.main(args, plugins=[preset])
-        finally:
-            status.stop()
+    with _interruptible(preset) as interrupts, progress:
+        code = pytest.main(args, plugins=[preset])
     if preset.result is None:
         if interrupts.reason:  # before the plugin could report: the caller reports it
             raise Interrupted(interrupts.reason)
@@ -162,4 +172,8 @@ def execute(
     summary(console, report)
     files = "report.html, report.json, junit.xml, ctrf.json, badge.svg, attestation.json, history.jsonl"
     console.print(f"reports: {escape(str(preset.result.report_dir))}/ ({files})", soft_wrap=True)
-    return interrupts.exit_code or EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report
+    if interrupts.exit_code:
+        return interrupts.exit_code, report
+    if report.get("stopped"):
+        raise Stop(report["stopped"], EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR))
+    return EXIT_BY_VERDICT.get(report["verdict"], EXIT_ERROR), report

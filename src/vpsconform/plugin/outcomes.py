@@ -130,12 +130,7 @@ def settle(state: RunState, item: pytest.Item, notes: dict[str, Any], report: py
             continue
         evidence = list(state.recent[-3:]) if verdict is not Verdict.SKIP else []
         state.findings.add(Finding(rid, verdict, message, item.nodeid, evidence))
-    if notes["skip"] is not None:
-        outcome = "skipped"
-    elif notes["error"] or notes["unobserved"]:
-        outcome = "error"
-    else:
-        outcome = "failed" if notes["failed"] else "passed"
+    outcome = _outcome(notes, state.findings.for_test(item.nodeid))
     record = {
         "test": item.nodeid,
         "outcome": outcome,
@@ -151,3 +146,18 @@ def settle(state: RunState, item: pytest.Item, notes: dict[str, Any], report: py
         state.preset.on_test(item.nodeid, outcome, declared(item))
     if isinstance(state.checker, Checker) and state.checker.test == item.nodeid:
         state.checker = None
+    if state.liveness.gone:  # the target stopped answering: no later test could judge anything
+        state.stopped = state.stopped or state.liveness.gone
+        item.session.shouldstop = state.stopped
+
+
+def _outcome(notes: dict[str, Any], findings: list[Finding]) -> str:
+    """The test's outcome; ``inconclusive`` when it ran to the end but judged none of its requirements."""
+    if notes["skip"] is not None:
+        return "skipped"
+    if notes["error"] or notes["unobserved"]:
+        return "error"
+    if notes["failed"]:
+        return "failed"
+    judged = any(f.verdict in (Verdict.PASS, Verdict.WARN, Verdict.FAIL) for f in findings)
+    return "passed" if judged else "inconclusive"

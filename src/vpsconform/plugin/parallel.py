@@ -140,5 +140,6 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         return
     state.out_of_scope = state.out_of_scope or output["out_of_scope"]
     state.requests += output["requests"]
+    state.stopped = state.stopped or output.get("stopped")
     for data in output["findings"]:
         state.findings.add(Finding.from_dict(data))

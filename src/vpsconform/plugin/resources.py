@@ -190,8 +190,10 @@ class Servers:
         budget (see plugin/budget.py), so scenarios holding servers never wait on each other.
         """
         wanted = (room,) if isinstance(room, int) else room
-        self._state.notify(f"looking for a server with {' or '.join(map(str, wanted))} free snapshot slot(s)")
-        until = time.monotonic() + self._patience()
+        patience = self._patience() if wait else 0.0
+        slots = " or ".join(map(str, wanted))
+        self._state.notify(f"looking for a server with {slots} free snapshot slot(s), up to {patience:.0f} s")
+        until = time.monotonic() + patience
         chosen = None
         if self._claim(until, wait):
             while True:
@@ -213,16 +215,21 @@ class Servers:
             self._locks.park(chosen)  # held until the test's teardown has deleted its snapshots
 
     def _patience(self) -> float:
-        """How long a lease waits for other workers: any scenario's hold is at most the longest documented
-        chain (twice: a lease inside another competes with fresh ones), plus real seconds of its own work
-        (fuzzing) that no clock scale shortens."""
-        return 2 * self._state.timing.longest_chain + OWN_WORK_SECONDS
+        """How long a lease waits for room. Under --jobs, for other workers: any scenario's hold is at most
+        the longest documented chain (twice: a lease inside another competes with fresh ones), plus real
+        seconds of its own work (fuzzing) that no clock scale shortens. Alone, only the run's own refused
+        deletes can free room, and their snapshots complete within the documented window."""
+        timing = self._state.timing
+        if self._state.worker is None:
+            return timing.create_max + 2 * timing.poll_interval
+        return 2 * timing.longest_chain + OWN_WORK_SECONDS
 
     def _claim(self, until: float, wait: bool) -> bool:
         """A place in the run's server budget for one more server than the test holds; False if none."""
         budget = self._state.budget
         if self._locks.holding() < budget.reserved:
             return True
+        wait = wait and self._state.worker is not None  # alone, no one else can free a server
         ask = budget.reserve if not self._locks.holding() else functools.partial(budget.grow, wait=wait)
         while (grant := ask()) is Grant.WAIT:
             if not wait or time.monotonic() > until:

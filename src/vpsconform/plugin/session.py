@@ -16,7 +16,7 @@ import pytest
 from vpsconform.cleanup import SweepResult, deadline_for
 from vpsconform.config import build_config, check_options
 from vpsconform.contract import ABSENT_ID
-from vpsconform.errors import ConfigError, NoAnswer
+from vpsconform.errors import ConfigError, NoAnswer, TargetProblem, TargetSilent
 from vpsconform.interrupts import INTERRUPTS
 from vpsconform.ledger import Ledger
 from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_command
@@ -25,8 +25,9 @@ from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
 from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
 from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, listed_with_id, state_of
+from vpsconform.preflight import check_target
 from vpsconform.reporting import build_report, write_all
-from vpsconform.verdicts import Verdict, aggregate
+from vpsconform.verdicts import RequirementResult, Verdict, aggregate
 
 LEFT_BEFORE = pytest.StashKey[dict[str, list[str]]]()
 
@@ -126,25 +127,80 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
-    """Before the first test: say the scope, and make sure the id the run calls absent really is."""
+    """Before the first test: say the scope, check the target is the API, and make sure the id the run calls
+    absent really is. A target that is not the API (or stops answering) ends the run here, with a report."""
     state = state_of(session.config)
     if state is None:
         return
-    musts = sum(r.binding for r in state.catalog.values())
-    state.notify(f"scope: {musts - len(state.out_of_scope)} of {musts} MUST requirements")
-    with contextlib.suppress(NoAnswer):  # the model's evidence: the servers API knows ours, not that one
-        for server_id in (*state.config.server_ids[:1], ABSENT_ID):
-            state.client("main").get_server(server_id)
-    for client in state.clients_by_account().values():
+    if not state.worker:  # the controller of parallel workers, or a serial run
+        state.announce(scope_statement(state))
+        try:
+            check_target(state)
+        except (TargetProblem, TargetSilent) as problem:
+            state.stopped = str(problem)
+            raise session.Interrupted(state.stopped) from None
+        except NoAnswer as exc:  # one lost request: the tests meet the target as it is
+            state.announce(f"preflight: {state.redactor.text(str(exc))}")
+        with contextlib.suppress(NoAnswer):  # the model's evidence: the servers API knows ours, not that one
+            for server_id in (*state.config.server_ids[:1], ABSENT_ID):
+                state.client("main").get_server(server_id)
+    for client in state.clients_by_account().values():  # every process has its own interlock
         with contextlib.suppress(NoAnswer):
             if listed_with_id(client, ABSENT_ID):
                 state.interlock.forget_absent()
                 state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
 
 
+def scope_statement(state: RunState) -> str:
+    """The run's scope before the first test: the MUST requirements it judges, and why not the others.
+
+    Parallel workers collect the tests, not their controller: then the closing summary states the scope.
+    """
+    if state.distributed:
+        return f"scope: the {state.config.jobs} parallel workers collect the tests; the summary states it"
+    musts = sum(r.binding for r in state.catalog.values())
+    line = f"scope: judging {musts - len(state.out_of_scope)} of {musts} MUST requirements"
+    by_reason: dict[str, list[str]] = {}
+    for rid, reason in state.out_of_scope.items():
+        by_reason.setdefault(reason, []).append(rid)
+    if by_reason:
+        line += "; out of scope: " + "; ".join(f"{_ids(ids)} ({why})" for why, ids in by_reason.items())
+    return line
+
+
+def _ids(ids: list[str]) -> str:
+    """A few requirement IDs as they are, many as areas with counts (``LIST (5), CREATE (4)``)."""
+    if len(ids) <= 6:
+        return ", ".join(ids)
+    areas: dict[str, int] = {}
+    for rid in ids:
+        areas[rid.split("-")[0]] = areas.get(rid.split("-")[0], 0) + 1
+    return ", ".join(f"{area} ({count})" for area, count in areas.items())
+
+
 def sweep(state: RunState) -> SweepResult:
-    """Delete everything the run created (ledgered or run-prefixed), in rounds under one deadline."""
-    return state.sweeper().run(deadline_for(state.timing))
+    """Delete everything the run created (ledgered or run-prefixed), in rounds under one deadline.
+
+    A run stopped early with nothing of its own alive makes one round: a target that is not the API (or
+    answers only 5xx) would otherwise be listed in vain until the deadline.
+    """
+    deadline = deadline_for(state.timing)
+    return state.sweeper().run(0.0 if state.stopped and not state.ledger.alive() else deadline)
+
+
+def cut_short(state: RunState, results: list[RequirementResult], exitstatus: int) -> str | None:
+    """Why the run's verdict is ``error`` though it ended: a signal, or a stop before anything failed.
+
+    A run stopped early (the target stopped answering, or is not the API) keeps the MUST failures its tests
+    found: then it is nonconformant, and ``stopped`` in the report says why it ended early.
+    """
+    interrupted = state.preset.interrupted if state.preset else None
+    if interrupted is None and state.stopped:
+        failed = any(r.verdict is Verdict.FAIL and r.requirement.binding for r in results)
+        interrupted = None if failed and state.tests else state.stopped
+    elif interrupted is None and exitstatus == pytest.ExitCode.INTERRUPTED:
+        interrupted = "interrupted"
+    return interrupted
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -157,32 +213,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.config.workeroutput[PAYLOAD] = {  # type: ignore[attr-defined]
             "out_of_scope": state.out_of_scope,
             "requests": state.requests,
+            "stopped": state.stopped,
             "findings": [f.to_dict() for f in state.findings.for_test("(session)")],
         }
         return
     if state.distributed and state.ledger.journal is not None:
         _, state.ledger = Ledger.replay(state.ledger.journal)  # what every worker journaled
     state.checker = None
-    state.notify("cleaning up what the run created")
+    state.notify(f"cleaning up what the run created (up to {deadline_for(state.timing):.0f} s)")
+    state.liveness.retry_once()  # a target that stopped answering gets one more chance to be cleaned up
     with INTERRUPTS.held() as interrupts:  # cleanup and reports finish whatever signals come
-        _finish(state, sweep(state), interrupts.reason or _interrupted(state, exitstatus))
+        _finish(state, sweep(state), interrupts.reason, exitstatus)
 
 
-def _interrupted(state: RunState, exitstatus: int) -> str | None:
-    """Why the session stopped early, if it did."""
-    if state.preset and state.preset.interrupted:
-        return state.preset.interrupted
-    return "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else None
-
-
-def _finish(state: RunState, swept: SweepResult, interrupted: str | None) -> None:
+def _finish(state: RunState, swept: SweepResult, signalled: str | None, exitstatus: int) -> None:
     """Judge the run and write its reports."""
     served = [f for f in state.findings if state.catalog[f.requirement].judges == "every-response"]
     if state.requests and not served:
         message = f"{state.requests} requests sent, none answered with a 5xx"
         state.record_observation("every-response", Verdict.PASS, message)
     judged = judge_history(state)
-    results = aggregate(state.catalog, state.findings, "not checked in this run")
+    unrun = (
+        f"not checked: the run stopped early ({state.stopped})"
+        if state.stopped
+        else "not checked in this run"
+    )
+    results = aggregate(state.catalog, state.findings, unrun)
+    interrupted = signalled or cut_short(state, results, exitstatus)
     cleanup: dict[str, Any] = state.ledger.counts() | {"left": swept.left, "left_ids": swept.left_ids}
     cleanup["left_unknown"] = swept.unknown
     report = build_report(
@@ -198,6 +255,7 @@ def _finish(state: RunState, swept: SweepResult, interrupted: str | None) -> Non
         interrupted=interrupted,
     )
     annotate(report, state, judged)
+    report["stopped"] = state.stopped
     write_all(report, state.report_dir, state.redactor, sign_key=state.config.sign_key)
     state.result = RunResult(report, state.report_dir)
     if state.preset:

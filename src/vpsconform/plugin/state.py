@@ -28,9 +28,11 @@ from vpsconform.errors import NoAnswer
 from vpsconform.history import PARTS, History, RecordedClient
 from vpsconform.interlock import Interlock
 from vpsconform.ledger import Entry, Ledger, landed, same_id, snapshot_id_of
+from vpsconform.liveness import Liveness
 from vpsconform.observe import Timing
 from vpsconform.plugin.budget import ServerBudget
 from vpsconform.plugin.locks import ServerLocks
+from vpsconform.preflight import api_base
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 from vpsconform.verdicts import Checker, Finding, Findings, Verdict
@@ -51,6 +53,7 @@ class Preset:
     config: RunConfig
     reproduce: Callable[[str], str] = lambda selection: f"vpsconform run --select '{selection}'"
     notify: Callable[[str], None] = lambda message: None
+    announce: Callable[[str], None] = lambda message: None
     on_test: Callable[[str, str, list[str]], None] = lambda nodeid, outcome, requirements: None
     result: RunResult | None = None
     interrupted: str | None = None
@@ -91,7 +94,8 @@ class RunState:
         worker: str | None = None,
         distributed: bool = False,
     ) -> None:
-        self.config = config
+        # A --target given with the documented path (as `serve` prints it) means its base URL.
+        self.config = config = dataclasses.replace(config, target=api_base(config.target))
         self.preset = preset
         self.worker = worker  # this process is the parallel worker of that name
         self.distributed = distributed  # this process is the controller of parallel workers
@@ -134,6 +138,8 @@ class RunState:
         self.locks = ServerLocks(leases)
         self.budget = ServerBudget(leases, len(config.server_ids), self.run_id)
         self.requests = 0
+        self.liveness = Liveness(notify=self.notify)
+        self.stopped: str | None = None  # why the run ended early (the target is gone, or not the API)
         self.result: RunResult | None = None
         self._clients: dict[str, ApiClient] = {}
 
@@ -195,6 +201,7 @@ class RunState:
                 label=account,
                 interlock=self.interlock,
                 history=self.history,
+                liveness=self.liveness,
             )
         return self._clients[account]
 
@@ -240,9 +247,14 @@ class RunState:
         return self.checker.test if self.checker else "(session)"
 
     def notify(self, message: str) -> None:
-        """Progress for the person watching (the CLI shows it; plain pytest ignores it)."""
+        """Progress for the person watching: what the run does or waits for now (plain pytest ignores it)."""
         if self.preset:
             self.preset.notify(message)
+
+    def announce(self, message: str) -> None:
+        """A line the person watching must see, in any log (plain pytest ignores it)."""
+        if self.preset:
+            self.preset.announce(message)
 
     def measure(self, name: str, seconds: float, **details: Any) -> None:
         """Record a measured duration (seconds on the target's clock, and production minutes)."""

@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vpsconform.catalog import spec_hash
-from vpsconform.reporting.signing import KeyProblem, load_public_key, open_envelope, sign, signed_by
+from vpsconform.errors import KeyProblem
+from vpsconform.reporting.signing import load_public_key, open_envelope, sign, signed_by
 
 ATTESTATION_JSON = "attestation.json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

@@ -15,13 +15,11 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import FormatError, UnverifiedSignatureError, VerificationError
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
+from vpsconform.errors import KeyProblem
+
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 _KINDS = (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)
 _PUBLIC_KINDS = (ed25519.Ed25519PublicKey, ec.EllipticCurvePublicKey)
-
-
-class KeyProblem(ValueError):
-    """A key file that cannot be used; the message is one line naming the file."""
 
 
 def _read(path: Path) -> bytes:
