@@ -230,8 +230,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "select", "--select",
-        "only the tests matching this pytest -k expression (reproduction commands use it); requirement IDs"
-        " match too: AUTH-01, or AUTH- for an area",
+        "only the tests matching this pytest -k expression (reproduction commands use it); the requirement"
+        " IDs a test checks match too, so AUTH- picks an area",
         "EXPR", where=CLI_ONLY,
     ),
     Option(
