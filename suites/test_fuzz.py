@@ -41,6 +41,7 @@ def tombstones(api, servers, names):
 
 
 @pytest.mark.requirement("ROBUST-02")
+@pytest.mark.fuzzes  # and every requirement whose catalog entry has a `fuzz` key
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
 def test_generated_requests(operation, mode, api, check, run_config, run_state, servers, names, tombstones):

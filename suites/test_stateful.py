@@ -57,6 +57,7 @@ class Owned:
 
 
 @pytest.mark.requirement("ROBUST-02")
+@pytest.mark.fuzzes  # and every requirement whose catalog entry has a `fuzz` key
 def test_generated_workflows(api, check, run_config, run_state, servers, names):
     """Scenarios of linked operations never get a 5xx or break a stateful invariant."""
     ledger = run_state.ledger

@@ -14,6 +14,7 @@ from vpsconform.paths import SPEC_DIR
 
 __all__ = [
     "BINDING",
+    "FUZZES",
     "LEVELS",
     "OPENAPI_FILE",
     "REQUIREMENTS_FILE",
@@ -36,6 +37,8 @@ NON_QUOTE_SOURCES = frozenset({"decision", "silent"})
 _ID_RE = re.compile(r"^[A-Z]+-\d{2}$")
 _REQUIRED_FIELDS = ("id", "title", "level", "source", "operations")
 _OPTIONAL_FIELDS = ("rationale", "decision", "accept", "warn", "judges", "fuzz", "model")
+#: The marker of the tests that judge generated requests against every requirement with a `fuzz` key.
+FUZZES = "fuzzes"
 #: Run-wide observations a requirement may stand for (its `judges` key).
 JUDGES = frozenset({"every-response", "create-window", "restore-window"})
 #: Rules of the history model (model_check) a requirement may be judged by (its `model` key).

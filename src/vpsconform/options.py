@@ -259,8 +259,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "select", "--select",
-        "only the tests matching this pytest -k expression (reproduction commands use it); requirement IDs"
-        " match too, and an area prefix with its dash selects the area",
+        "only the tests matching this pytest -k expression (reproduction commands use it); the requirement"
+        " IDs a test checks match too, so AUTH- picks an area",
         "EXPR", where=CLI_ONLY,
     ),
     Option(

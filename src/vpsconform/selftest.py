@@ -2,13 +2,14 @@
 
 Each cell is a real `vpsconform run` in its own process against its own embedded target, so cells run in
 parallel and cannot disturb one another. The faithful, variant and chaos cells run the whole suite; a fault's
-cell runs only the tests of the areas its fault breaks (``--select "DELETE-"``), since only a failure of a
-requirement it breaks can attribute it. The tests left out are out of the narrowed run's scope, never
-misses. A fault breaking a requirement judged run-wide (any 5xx, the documented windows), which any test
-may observe, runs the whole suite. A fault is *killed* when the run is nonconformant, and
-*attributed* when the failed requirements include every requirement the fault declares it breaks. A variant
-(or the plain faithful target) is a *false alarm* unless its run is conformant; a chaos mode (lost
-connections, reused ids) is one when its run is nonconformant, leaves snapshots behind or does not finish.
+cell runs only the tests of the areas its fault breaks (``--select "DELETE-"``), and the generated-request
+tests when one of them has a ``fuzz`` key, since only a failure of a requirement it breaks can attribute it.
+The tests left out are out of the narrowed run's scope, never misses. A fault breaking a requirement judged
+run-wide (any 5xx, the documented windows), which any test may observe, runs the whole suite. A fault is
+*killed* when the run is nonconformant, and *attributed* when the failed requirements include every
+requirement the fault declares it breaks. A variant (or the plain faithful target) is a *false alarm* unless
+its run is conformant; a chaos mode (lost connections, reused ids) is one when its run is nonconformant,
+leaves snapshots behind or does not finish.
 
 Whatever the verdict, every cell is also held to what the target counted (its stats file): no restore or
 delete may reach customer data the run was never given, and the report's `cleanup.left` must equal the
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from vpsconform import __version__, strength
-from vpsconform.catalog import Requirement, load_requirements, spec_hash
+from vpsconform.catalog import FUZZES, Requirement, load_requirements, spec_hash
 from vpsconform.embedded import STATS_ENV
 from vpsconform.reference.faults import FAULTS
 from vpsconform.reference.variants import VARIANTS
@@ -160,7 +161,10 @@ def areas_selection(breaks: Iterable[str], catalog: Mapping[str, Requirement]) -
     None (the whole suite) when one of them is judged run-wide, by whichever test observes it."""
     if any(catalog[rid].judges for rid in breaks):
         return None
-    return " or ".join(f"{area}-" for area in sorted({area_of(rid) for rid in breaks}))
+    chosen = [f"{area}-" for area in sorted({area_of(rid) for rid in breaks})]
+    if any(catalog[rid].fuzz for rid in breaks):  # judged by the generated requests as well
+        chosen.append(FUZZES)
+    return " or ".join(chosen)
 
 
 def caught_by(report: dict[str, Any], declared: Iterable[str]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from vpsconform.catalog import FUZZES
 from vpsconform.cleanup import SweepResult, deadline_for
 from vpsconform.config import build_config, check_options
 from vpsconform.contract import ABSENT_ID
@@ -51,6 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", "servers(n): the most servers the test leases at once (1 unless marked), reserved first"
+    )
+    config.addinivalue_line(
+        "markers", f"{FUZZES}: the test also judges every requirement with a `fuzz` key (generated requests)"
     )
     if _preset(config) is not None and getattr(config.option, "numprocesses", None):
         _activate(config)
