@@ -153,14 +153,8 @@ class Watched:
 @pytest.mark.profile("standard")
 @pytest.mark.waits(20)  # waits for snapshots to complete
 def test_snapshots_complete_in_time_and_keep_their_facts(
-    api: ApiClient,
-    servers: Servers,
-    snapshots: Snapshots,
-    names: Names,
-    check: Checker,
-    timing: Timing,
-    run_state: RunState,
-) -> None:
+    api, servers, snapshots, names, check, timing, run_state
+):
     """Create one snapshot per server at once and watch each one to completion.
 
     Defects caught, per check:

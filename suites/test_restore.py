@@ -123,16 +123,7 @@ class RestoreWatch:
 @pytest.mark.requirement(*ALL)
 @pytest.mark.profile("standard")
 @pytest.mark.waits(40)  # waits for a snapshot and two restores
-def test_restore_lifecycle(
-    api: ApiClient,
-    servers: Servers,
-    snapshots: Snapshots,
-    names: Names,
-    check: Checker,
-    timing: Timing,
-    run_state: RunState,
-    request: pytest.FixtureRequest,
-) -> None:
+def test_restore_lifecycle(api, servers, snapshots, names, check, timing, run_state, request):
     """Restore a snapshot: refused while in progress, then accepted, exclusive, finished in time, repeatable.
 
     Defects caught, per check:
