@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -10,12 +11,16 @@ from _helpers import remove
 
 from vpsconform.client import ApiClient, server_of
 from vpsconform.errors import ObservationError
+from vpsconform.observe import Timing
+from vpsconform.plugin.resources import Snapshots
+from vpsconform.plugin.state import Names
+from vpsconform.verdicts import Checker
 
 RETRIES_ON_429 = 3
 
 
 def create(
-    snapshots: Any, server_id: int, name: str, timing: Any, asked: dict[int, set[str]]
+    snapshots: Snapshots, server_id: int, name: str, timing: Timing, asked: dict[int, set[str]]
 ) -> tuple[httpx.Response, dict | None]:
     """``snapshots.create``, retried a few times, politely, while the target answers 429 Too Many Requests
     (rate limiting says nothing about the snapshot limit)."""
@@ -78,26 +83,49 @@ def full_requirement(items: list[dict[str, Any]]) -> str:
     return "LIMIT-03" if items and all(item.get("status") == "completed" for item in items) else "LIMIT-02"
 
 
+@dataclasses.dataclass
+class Bench:
+    """A LIMIT scenario on its leased server: what its steps share (the names it sends are kept in ``asked``,
+    for the ``asked`` fixture's teardown)."""
+
+    check: Checker
+    api: ApiClient
+    snapshots: Snapshots
+    names: Names
+    timing: Timing
+    asked: dict[int, set[str]]
+    server_id: int
+
+    def create(self, name: str, server_id: int | None = None) -> tuple[httpx.Response, dict | None]:
+        """A create on this server (or ``server_id``), retried past 429."""
+        target = self.server_id if server_id is None else server_id
+        return create(self.snapshots, target, name, self.timing, self.asked)
+
+    def holdings(self) -> list[dict[str, Any]] | None:
+        """Every snapshot the lists show on this server (None when neither list can be read)."""
+        return holdings(self.api, self.server_id)
+
+    def remove(self, snapshot_id: Any) -> None:
+        """Delete a snapshot this run created, retried while refused."""
+        remove(self.api, snapshot_id, self.timing)
+
+
 def refused_create_created_nothing(
-    check: Any,
-    api: ApiClient,
-    server_id: int,
-    before: list[dict[str, Any]],
-    refused_name: str,
-    what: str,
-    timing: Any,
+    bench: Bench, before: list[dict[str, Any]], refused_name: str, what: str
 ) -> list[dict[str, Any]] | None:
     """LIMIT-07 after a refused create: nothing new on the server, nothing with the refused name, all kept."""
-    after = holdings(api, server_id)
+    after = bench.holdings()
     if after is None:
-        check.inconclusive("LIMIT-07", f"{what}: the list could not be read to see what the refusal left")
+        bench.check.inconclusive(
+            "LIMIT-07", f"{what}: the list could not be read to see what the refusal left"
+        )
         return None
     before_ids = {str(item.get("id")) for item in before}
     after_ids = {str(item.get("id")) for item in after}
     appeared = sorted(after_ids - before_ids)
     vanished = sorted(before_ids - after_ids)
     named = [item.get("id") for item in after if item.get("name") == refused_name]
-    check.that(
+    bench.check.that(
         "LIMIT-07",
         not appeared and not named and not vanished and len(after) == len(before),
         f"{what}: before it the server held {len(before)}, afterwards {describe(after)}; new ids {appeared}, "
@@ -105,58 +133,53 @@ def refused_create_created_nothing(
     )
     # Created by this run's refused request: ours to clean up, and unknown to the registry.
     for snapshot_id in named:
-        remove(api, snapshot_id, timing)
+        bench.remove(snapshot_id)
     return after
 
 
 def after_refusal(
-    check: Any,
-    api: ApiClient,
-    server_id: int,
+    bench: Bench,
     before: list[dict[str, Any]],
     refused_name: str,
     response: httpx.Response,
     extra: dict[str, Any] | None,
-    timing: Any,
 ) -> None:
     """After a create beyond the limit: take a wrongly accepted one back out, or judge what a refusal left."""
     if extra is not None:
-        remove(api, extra["id"], timing)  # wrongly accepted: take it back out so the server holds 5 again
+        bench.remove(extra["id"])  # wrongly accepted: take it back out so the server holds 5 again
     elif 400 <= response.status_code < 500:
         what = f"create refused with {response.status_code}"
-        refused_create_created_nothing(check, api, server_id, before, refused_name, what, timing)
+        refused_create_created_nothing(bench, before, refused_name, what)
 
 
-def fill(snapshots, server_id: int, names, timing, asked, check, room: int, rid: str | None) -> list[dict]:
+def fill(bench: Bench, room: int, rid: str | None) -> list[dict]:
     """Fill the server's free slots with our snapshots; with ``rid``, every create is judged (201 expected).
 
     Without ``rid`` a refused create ends the test with the requirement(s) the caller left undecided.
     """
     ours: list[dict[str, Any]] = []
     for index in range(max(room, 0)):
-        response, body = create(snapshots, server_id, names("lim-fill"), timing, asked)
-        what = f"create {index + 1} of {room} on server {server_id}"
+        response, body = bench.create(bench.names("lim-fill"))
+        what = f"create {index + 1} of {room} on server {bench.server_id}"
         if rid is not None:
-            check.status(rid, response, what, stop=True)
+            bench.check.status(rid, response, what, stop=True)
         elif body is None:
             raise ObservationError(f"setup: {what} answered {response.status_code}")
         if body is not None:
             ours.append(body)
     if rid is not None and room > 0:
-        check.that(
+        bench.check.that(
             rid,
             len(ours) == room,
-            f"{len(ours)} of {room} accepted creates on server {server_id} returned a snapshot id",
+            f"{len(ours)} of {room} accepted creates on server {bench.server_id} returned a snapshot id",
             stop=True,
         )
     return ours
 
 
-def refuse_on_full(
-    check, api, snapshots, server_id, names, timing, asked, before, rid: str, label: str
-) -> None:
+def refuse_on_full(bench: Bench, before: list[dict[str, Any]], rid: str, label: str) -> None:
     """A create on the full server (holding ``before``) is refused (``rid``) and leaves nothing (LIMIT-07)."""
-    refused_name = names(label)
-    response, extra = create(snapshots, server_id, refused_name, timing, asked)
-    check.status(rid, response, f"create on server {server_id} holding {describe(before)}")
-    after_refusal(check, api, server_id, before, refused_name, response, extra, timing)
+    refused_name = bench.names(label)
+    response, extra = bench.create(refused_name)
+    bench.check.status(rid, response, f"create on server {bench.server_id} holding {describe(before)}")
+    after_refusal(bench, before, refused_name, response, extra)

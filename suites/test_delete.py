@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import httpx
@@ -11,6 +12,10 @@ from _helpers import wait_out_restore
 from vpsconform.client import ApiClient, list_items, server_of
 from vpsconform.contract import CREATE_MAX_MINUTES
 from vpsconform.ledger import same_id
+from vpsconform.observe import Timing
+from vpsconform.plugin.resources import Servers, Snapshots
+from vpsconform.plugin.state import Names
+from vpsconform.verdicts import Checker
 
 
 # Helpers --
@@ -49,7 +54,9 @@ def delete_once(api: ApiClient, snapshot_id: Any) -> httpx.Response:
 @pytest.mark.requirement("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
 @pytest.mark.profile("standard")
 @pytest.mark.waits(CREATE_MAX_MINUTES)  # waits for snapshots to complete
-def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, names, timing, check):
+def test_delete_removes_exactly_that_snapshot(
+    api: ApiClient, servers: Servers, snapshots: Snapshots, names: Names, timing: Timing, check: Checker
+) -> None:
     """Two completed snapshots; delete one: 204, empty, gone from both lists, restore and delete again 404.
 
     Defects caught:
@@ -65,135 +72,163 @@ def test_delete_removes_exactly_that_snapshot(api, servers, snapshots, names, ti
       other snapshot disappears. The other snapshot is a second one of ours, or, when the server has room
       for only one, a pre-existing snapshot of the server (only read, never touched).
     """
-    declared = ("DELETE-01", "DELETE-02", "DELETE-03", "DELETE-04", "DELETE-05", "DELETE-06")
     with servers.lease(room=(2, 1)) as server_id:
         existing = listed_ids(api, server_id) if server_id is not None else None
         if existing is None:
-            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
-            return
+            check.undecidable("no configured server had a free snapshot slot")
         labels = ["del-tgt"] + (["del-keep"] if len(existing) <= 3 else [])
-        created = []
-        for label in labels:
-            response, body = snapshots.create(server_id, name=names(label), client=api)
-            if body is None:
-                check.inconclusive_all(
-                    declared, f"setup: create on server {server_id} answered {response.status_code}"
-                )
-                return
-            created.append(body)
-        # Completed first: a restore of the deleted snapshot can then only be refused because it is gone, and
-        # the delete is of a snapshot in its ordinary, final state.
-        for body in created:
-            timeline = snapshots.wait(body)
-            if timeline.final != "completed":
-                check.inconclusive_all(
-                    declared, f"setup: snapshot {body['id']} ended {timeline.final!r}, not completed"
-                )
-                return
+        created = create_completed(check, api, snapshots, server_id, [names(label) for label in labels])
         target = str(created[0]["id"])
         keeper = str(created[1]["id"]) if len(created) > 1 else min(existing, default=None)
         before = views(api, server_id)
-
-        response = delete_once(api, target)
-        if 200 <= response.status_code < 300:  # any success of a delete carries no content (204 documented)
-            ok, detail = empty_body(response)
-            check.that(
-                "DELETE-02",
-                ok,
-                f"{response.status_code} to the delete of snapshot {target}: {detail}",
-                evidence=response,
-            )
-        check.status("DELETE-01", response, f"delete of completed snapshot {target}", stop=True)
-
-        after = views(api, server_id)
-        for view, ids in after.items():
-            if before[view] is None or ids is None or target not in before[view]:
-                check.inconclusive(
-                    "DELETE-03",
-                    f"the list {view} did not show snapshot {target} before the "
-                    "delete (or could not be read), so its absence proves nothing",
-                )
-                continue
-            check.that(
-                "DELETE-03",
-                target not in ids,
-                f"the list {view} after the 204: snapshot {target} "
-                f"{'still present' if target in ids else 'absent'}",
-            )
-            if keeper is None or keeper not in before[view]:
-                check.inconclusive("DELETE-06", f"the list {view} showed no other snapshot on the server")
-            else:
-                check.that(
-                    "DELETE-06",
-                    keeper in ids,
-                    f"the list {view} after deleting {target}: the other "
-                    f"snapshot {keeper} {'remains' if keeper in ids else 'is gone'}",
-                )
-
+        delete_completed(check, api, target)
+        gone_from_the_lists(check, before, views(api, server_id), target, keeper)
         restore = api.restore_snapshot(target)
         check.status("DELETE-04", restore, f"restore of deleted snapshot {target}")
         if 200 <= restore.status_code < 300:
             wait_out_restore(servers, timing, server_id)  # a faulty target restored it: leave the server idle
-
         again = delete_once(api, target)
         check.status("DELETE-05", again, f"second delete of snapshot {target}")
+
+
+def create_completed(
+    check: Checker, api: ApiClient, snapshots: Snapshots, server_id: int, names: list[str]
+) -> list[dict]:
+    """Our snapshots on the server, each completed: a restore of the deleted one can then only be refused
+    because it is gone, and the delete is of a snapshot in its ordinary, final state."""
+    created = []
+    for name in names:
+        response, body = snapshots.create(server_id, name=name, client=api)
+        if body is None:
+            check.undecidable(f"setup: create on server {server_id} answered {response.status_code}")
+        created.append(body)
+    for body in created:
+        timeline = snapshots.wait(body)
+        if timeline.final != "completed":
+            check.undecidable(f"setup: snapshot {body['id']} ended {timeline.final!r}, not completed")
+    return created
+
+
+def delete_completed(check: Checker, api: ApiClient, target: str) -> None:
+    """DELETE-01: deleting a completed snapshot answers 204; DELETE-02: any success carries no content."""
+    response = delete_once(api, target)
+    if 200 <= response.status_code < 300:
+        ok, detail = empty_body(response)
+        check.that(
+            "DELETE-02",
+            ok,
+            f"{response.status_code} to the delete of snapshot {target}: {detail}",
+            evidence=response,
+        )
+    check.status("DELETE-01", response, f"delete of completed snapshot {target}", stop=True)
+
+
+def gone_from_the_lists(
+    check: Checker,
+    before: dict[str, set[str] | None],
+    after: dict[str, set[str] | None],
+    target: str,
+    keeper: str | None,
+) -> None:
+    """DELETE-03: the deleted snapshot is gone from every list that showed it; DELETE-06: the other stays."""
+    for view, ids in after.items():
+        shown = before[view]
+        if shown is None or ids is None or target not in shown:
+            check.inconclusive(
+                "DELETE-03",
+                f"the list {view} did not show snapshot {target} before the "
+                "delete (or could not be read), so its absence proves nothing",
+            )
+            continue
+        check.that(
+            "DELETE-03",
+            target not in ids,
+            f"the list {view} after the 204: snapshot {target} "
+            f"{'still present' if target in ids else 'absent'}",
+        )
+        if keeper is None or keeper not in shown:
+            check.inconclusive("DELETE-06", f"the list {view} showed no other snapshot on the server")
+        else:
+            check.that(
+                "DELETE-06",
+                keeper in ids,
+                f"the list {view} after deleting {target}: the other "
+                f"snapshot {keeper} {'remains' if keeper in ids else 'is gone'}",
+            )
 
 
 # DELETE-07 --
 IN_PROGRESS = ("DELETE-07", "DELETE-01", "DELETE-02", "DELETE-03")
 
 
-def delete_in_progress(api, servers, snapshots, names, check) -> tuple[dict, int, bool] | None:
+@dataclasses.dataclass(frozen=True)
+class Tried:
+    """A delete of a snapshot in progress: the snapshot, its server, and whether the delete was refused."""
+
+    body: dict[str, Any]
+    server_id: int
+    refused: bool
+
+
+def delete_in_progress(
+    api: ApiClient, servers: Servers, snapshots: Snapshots, names: Names, check: Checker
+) -> Tried:
     """On a leased server, create a snapshot and delete it while in progress; judge DELETE-07 and, if the
-    delete was accepted, DELETE-01..03. Returns (the snapshot, its server, whether the delete was refused),
-    or None when it could not be tried (recorded as inconclusive)."""
+    delete was accepted, DELETE-01..03. Ends the test (undecidable) when it could not be tried."""
     with servers.lease(room=1) as server_id:
         if server_id is None:
-            check.inconclusive_all(IN_PROGRESS, "no configured server had a free snapshot slot")
-            return None
-        return _delete_in_progress(api, snapshots, names, check, server_id)
-
-
-def _delete_in_progress(api, snapshots, names, check, server_id: int) -> tuple[dict, int, bool] | None:
-    response, body = snapshots.create(server_id, name=names("del-run"), client=api)
-    if body is None:
-        check.inconclusive_all(
-            IN_PROGRESS, f"setup: create on server {server_id} answered {response.status_code}"
-        )
-        return None
-    snapshot_id = str(body["id"])
-    before = views(api, server_id)
-    item_listed = any(ids is not None and snapshot_id in ids for ids in before.values())
-    status_now = _status_of(api, server_id, snapshot_id)
-    if status_now != "in_progress":
-        check.inconclusive_all(
-            IN_PROGRESS,
-            f"snapshot {snapshot_id} was {status_now!r} before it could be deleted while in progress",
-        )
-        return None
-
-    response = delete_once(api, snapshot_id)
-    check.status("DELETE-07", response, f"delete of snapshot {snapshot_id} while in progress")
-    after = views(api, server_id)
-    readable = {
-        view: ids
-        for view, ids in after.items()
-        if ids is not None and before[view] is not None and snapshot_id in before[view]
-    }
-    if not 200 <= response.status_code < 300:
-        # Refused (tolerated or not): the snapshot must still be there.
-        if readable:
-            survived = all(snapshot_id in ids for ids in readable.values())
-            check.that(
-                "DELETE-07",
-                survived,
-                f"delete refused with {response.status_code}, yet snapshot "
-                f"{snapshot_id} {'is still listed' if survived else 'is gone from the list'}",
+            check.undecidable("no configured server had a free snapshot slot")
+        response, body = snapshots.create(server_id, name=names("del-run"), client=api)
+        if body is None:
+            check.undecidable(f"setup: create on server {server_id} answered {response.status_code}")
+        snapshot_id = str(body["id"])
+        before = views(api, server_id)
+        status_now = _status_of(api, server_id, snapshot_id)
+        if status_now != "in_progress":
+            check.undecidable(
+                f"snapshot {snapshot_id} was {status_now!r} before it could be deleted while in progress"
             )
-        elif not item_listed:
-            check.inconclusive("DELETE-07", f"snapshot {snapshot_id} was not listed before the delete")
-        return body, server_id, True
-    # Accepted: an own snapshot's delete answers 204 (200/202 fail DELETE-01), empty, and it is gone.
+        response = delete_once(api, snapshot_id)
+        check.status("DELETE-07", response, f"delete of snapshot {snapshot_id} while in progress")
+        after = views(api, server_id)
+        readable = {
+            view: ids
+            for view, ids in after.items()
+            if ids is not None and before[view] is not None and snapshot_id in before[view]
+        }
+        if not 200 <= response.status_code < 300:
+            item_listed = any(ids is not None and snapshot_id in ids for ids in before.values())
+            refusal_kept_it(check, response, snapshot_id, readable, item_listed)
+            return Tried(body, server_id, refused=True)
+        accepted_delete_removed_it(check, response, snapshot_id, readable)
+        return Tried(body, server_id, refused=False)
+
+
+def refusal_kept_it(
+    check: Checker,
+    response: httpx.Response,
+    snapshot_id: str,
+    readable: dict[str, set[str]],
+    item_listed: bool,
+) -> None:
+    """DELETE-07: a refused delete (tolerated or not) leaves the snapshot there."""
+    if readable:
+        survived = all(snapshot_id in ids for ids in readable.values())
+        check.that(
+            "DELETE-07",
+            survived,
+            f"delete refused with {response.status_code}, yet snapshot "
+            f"{snapshot_id} {'is still listed' if survived else 'is gone from the list'}",
+        )
+    elif not item_listed:
+        check.inconclusive("DELETE-07", f"snapshot {snapshot_id} was not listed before the delete")
+
+
+def accepted_delete_removed_it(
+    check: Checker, response: httpx.Response, snapshot_id: str, readable: dict[str, set[str]]
+) -> None:
+    """DELETE-01..03 on an accepted in-progress delete: an own snapshot's delete answers 204 (200/202 fail
+    DELETE-01), empty, and it is gone."""
     check.status("DELETE-01", response, f"delete of in-progress snapshot {snapshot_id}")
     ok, detail = empty_body(response)
     check.that(
@@ -204,20 +239,22 @@ def _delete_in_progress(api, snapshots, names, check, server_id: int) -> tuple[d
     )
     if response.status_code != 204:
         check.inconclusive("DELETE-03", f"the delete answered {response.status_code}, not 204")
-    elif not readable:
+        return
+    if not readable:
         check.inconclusive("DELETE-03", f"snapshot {snapshot_id} was not listed before the delete")
-    for view, ids in readable.items() if response.status_code == 204 else ():
+    for view, ids in readable.items():
         check.that(
             "DELETE-03",
             snapshot_id not in ids,
             f"the list {view} after the 204 to an in-progress "
             f"delete: snapshot {snapshot_id} {'still present' if snapshot_id in ids else 'absent'}",
         )
-    return body, server_id, False
 
 
 @pytest.mark.requirement(*IN_PROGRESS)
-def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check):
+def test_delete_of_a_snapshot_in_progress(
+    api: ApiClient, servers: Servers, snapshots: Snapshots, names: Names, check: Checker
+) -> None:
     """Delete a snapshot still in progress: 204 expected (400/409 tolerated, then it must survive).
 
     Defects caught:
@@ -226,18 +263,18 @@ def test_delete_of_a_snapshot_in_progress(api, servers, snapshots, names, check)
     - DELETE-03: a delete of an unfinished snapshot that only cancels the job and leaves the row listed.
     - DELETE-01/02: an accepted delete answered 200/202 or with content.
     """
-    tried = delete_in_progress(api, servers, snapshots, names, check)
-    if tried is not None and tried[2]:
-        check.inconclusive_all(
-            IN_PROGRESS[1:],
+    if delete_in_progress(api, servers, snapshots, names, check).refused:
+        check.undecidable(
             "the in-progress delete was refused; deleting the snapshot once completed is judged by "
-            "test_refused_delete_leaves_it_deletable (profile standard)",
+            "test_refused_delete_leaves_it_deletable (profile standard)"
         )
 
 
 @pytest.mark.requirement(*IN_PROGRESS)
 @pytest.mark.profile("standard")  # after a refusal, waits for the snapshot to complete: up to 10 minutes
-def test_refused_delete_leaves_it_deletable(api, servers, snapshots, names, check):
+def test_refused_delete_leaves_it_deletable(
+    api: ApiClient, servers: Servers, snapshots: Snapshots, names: Names, check: Checker
+) -> None:
     """After a refused in-progress delete, the snapshot completes and is deleted with an empty 204.
 
     Defects caught:
@@ -245,25 +282,18 @@ def test_refused_delete_leaves_it_deletable(api, servers, snapshots, names, chec
       later delete answered with content or leaving it listed.
     """
     tried = delete_in_progress(api, servers, snapshots, names, check)
-    if tried is None or not tried[2]:
+    if not tried.refused:
         return
-    body, server_id, _ = tried
-    body = tried[0]
-    snapshot_id = str(body["id"])
-    timeline = snapshots.wait(body)
+    snapshot_id = str(tried.body["id"])
+    timeline = snapshots.wait(tried.body)
     if timeline.final != "completed":
-        check.inconclusive_all(
-            IN_PROGRESS[1:],
-            f"after the refused delete, snapshot {snapshot_id} ended {timeline.final!r}, not completed",
+        check.undecidable(
+            f"after the refused delete, snapshot {snapshot_id} ended {timeline.final!r}, not completed"
         )
-        return
     response = delete_once(api, snapshot_id)
     check.status("DELETE-01", response, f"delete of snapshot {snapshot_id} once completed")
     if not 200 <= response.status_code < 300:
-        check.inconclusive_all(
-            ("DELETE-02", "DELETE-03"), f"the delete answered {response.status_code}, not 204"
-        )
-        return
+        check.undecidable(f"the delete answered {response.status_code}, not 204")
     ok, detail = empty_body(response)
     check.that(
         "DELETE-02",
@@ -271,7 +301,7 @@ def test_refused_delete_leaves_it_deletable(api, servers, snapshots, names, chec
         f"{response.status_code} to the delete of snapshot {snapshot_id}: {detail}",
         evidence=response,
     )
-    ids = listed_ids(api, server_id)
+    ids = listed_ids(api, tried.server_id)
     if response.status_code != 204 or ids is None:
         check.inconclusive(
             "DELETE-03", f"the delete answered {response.status_code}; list readable: {ids is not None}"

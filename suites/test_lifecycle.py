@@ -7,6 +7,7 @@ list. Every observation is judged; nothing is assumed about ids, names, ordering
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,12 @@ from typing import Any
 
 import pytest
 
+from vpsconform.client import ApiClient
 from vpsconform.contract import CREATE_MAX_MINUTES
-from vpsconform.observe import Timeline, find_snapshot, watch_snapshot
+from vpsconform.observe import Timeline, Timing, find_snapshot, watch_snapshot
+from vpsconform.plugin.resources import Servers, Snapshots
+from vpsconform.plugin.state import Names, RunState
+from vpsconform.verdicts import Checker
 
 DOCUMENTED_STATUSES = ("in_progress", "completed")
 #: Where a watch ends: completed, failed, or gone from the list (None).
@@ -78,7 +83,9 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def follow(api, timing, snapshot_id: int, server_id: int, started: float) -> tuple[Timeline, list[Any]]:
+def follow(
+    api: ApiClient, timing: Timing, snapshot_id: int, server_id: int, started: float
+) -> tuple[Timeline, list[Any]]:
     """Watch a snapshot from `started` (just before its POST) to completion, then poll a few more times.
 
     The watch goes through undocumented statuses (LIFECYCLE-01 records them), so that the snapshot still
@@ -108,6 +115,41 @@ def status_of(item: dict[str, Any] | None) -> str:
     return status if isinstance(status, str) else repr(status)
 
 
+@dataclasses.dataclass
+class Watched:
+    """One snapshot of the test: its server, its 201 body, when it was asked for, and what was seen of it."""
+
+    server_id: int
+    body: dict[str, Any]
+    t0: float  # monotonic, just before the POST
+    wall_before: datetime
+    wall_after: datetime
+    timeline: Timeline | None = None
+    after: list[Any] = dataclasses.field(default_factory=list)  # the polls after it completed
+
+    @property
+    def where(self) -> str:
+        """The snapshot and its server, for messages."""
+        return f"snapshot {self.body['id']} on server {self.server_id}"
+
+    @property
+    def items(self) -> list[dict[str, Any] | None]:
+        """Every listing of the snapshot, in order (None where it was not listed)."""
+        assert self.timeline is not None
+        return [obs.item for obs in self.timeline.observations] + self.after
+
+    @property
+    def seen(self) -> list[str]:
+        """Every status seen, from the 201 body on."""
+        return [status_of(self.body), *(status_of(item) for item in self.items)]
+
+    @property
+    def path(self) -> str:
+        """The statuses seen, repeats folded: "in_progress -> completed"."""
+        seen = self.seen
+        return " -> ".join(s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s)
+
+
 @pytest.mark.requirement(*ALL)
 @pytest.mark.profile("standard")
 @pytest.mark.waits(2 * CREATE_MAX_MINUTES)  # waits for snapshots to complete
@@ -132,60 +174,68 @@ def test_snapshots_complete_in_time_and_keep_their_facts(
     - TIME-04: a created_at in local time labelled UTC, a fixed/default date, or a scaled (virtual) clock.
     """
     with ExitStack() as stack:
-        chosen: list[int] = []
-        for _ in range(MAX_SERVERS):
-            # The first server is waited for; more are taken only if free at once (none is needed).
-            lease = servers.lease(room=1, exclude=tuple(chosen), wait=not chosen)
-            server_id = stack.enter_context(lease)
-            if server_id is None:
-                break
-            chosen.append(server_id)
+        chosen = lease_servers(servers, stack)
         if not chosen:
-            check.inconclusive_all(ALL, "no configured server has a free snapshot slot")
-            return
-
-        started: list[tuple[int, dict[str, Any], float, datetime, datetime]] = []
-        for server_id in chosen:
-            wall_before = datetime.now(UTC)
-            t0 = time.monotonic()
-            response, body = snapshots.create(server_id, name=names("life"))
-            wall_after = datetime.now(UTC)
-            if body is None:
-                run_state.notify(f"create on server {server_id} answered {response.status_code}")
-                continue
-            started.append((server_id, body, t0, wall_before, wall_after))
+            check.undecidable("no configured server has a free snapshot slot")
+        started = create_on_each(snapshots, names, run_state, chosen)
         if not started:
-            check.inconclusive_all(ALL, f"no snapshot could be created on servers {chosen} (see CREATE)")
-            return
-
+            check.undecidable(f"no snapshot could be created on servers {chosen} (see CREATE)")
         with ThreadPoolExecutor(max_workers=len(started)) as pool:
-            futures = [
-                pool.submit(follow, api, timing, body["id"], server_id, t0)
-                for server_id, body, t0, _, _ in started
-            ]
-            watched = [future.result() for future in futures]
-
-    for (server_id, body, _t0, wall_before, wall_after), (timeline, after) in zip(
-        started, watched, strict=True
-    ):
-        judge(check, run_state, timing, server_id, body, timeline, after, wall_before, wall_after)
+            futures = [pool.submit(follow, api, timing, w.body["id"], w.server_id, w.t0) for w in started]
+            for w, future in zip(started, futures, strict=True):
+                w.timeline, w.after = future.result()
+    for w in started:
+        judge(check, run_state, timing, w)
 
 
-def judge(check, run_state, timing, server_id, body, timeline, after, wall_before, wall_after) -> None:
+def lease_servers(servers: Servers, stack: ExitStack) -> list[int]:
+    """Up to MAX_SERVERS servers with a free slot: the first is waited for, more are taken only if free at
+    once (none is needed)."""
+    chosen: list[int] = []
+    for _ in range(MAX_SERVERS):
+        server_id = stack.enter_context(servers.lease(room=1, exclude=tuple(chosen), wait=not chosen))
+        if server_id is None:
+            break
+        chosen.append(server_id)
+    return chosen
+
+
+def create_on_each(
+    snapshots: Snapshots, names: Names, run_state: RunState, chosen: list[int]
+) -> list[Watched]:
+    """One snapshot per server, each with the moments around its POST; a refused create is left out."""
+    started = []
+    for server_id in chosen:
+        wall_before = datetime.now(UTC)
+        t0 = time.monotonic()
+        response, body = snapshots.create(server_id, name=names("life"))
+        wall_after = datetime.now(UTC)
+        if body is None:
+            run_state.notify(f"create on server {server_id} answered {response.status_code}")
+            continue
+        started.append(Watched(server_id, body, t0, wall_before, wall_after))
+    return started
+
+
+def judge(check: Checker, run_state: RunState, timing: Timing, w: Watched) -> None:
     """Record every requirement's finding for one watched snapshot."""
-    where = f"snapshot {body['id']} on server {server_id}"
-    items = [obs.item for obs in timeline.observations] + after
-    seen = [status_of(body), *(status_of(item) for item in items)]
-    sequence = [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s]
-    path = " -> ".join(sequence)
-
     # LIFECYCLE-01: every status seen (201 body, every poll) is a documented one.
-    odd = sorted({s for s in seen if s not in DOCUMENTED_STATUSES and s != "(absent)"})
+    odd = sorted({s for s in w.seen if s not in DOCUMENTED_STATUSES and s != "(absent)"})
     check.that(
-        "LIFECYCLE-01", not odd, f"{where}: statuses seen {path}" + (f"; undocumented {odd}" if odd else "")
+        "LIFECYCLE-01",
+        not odd,
+        f"{w.where}: statuses seen {w.path}" + (f"; undocumented {odd}" if odd else ""),
     )
+    judge_completion(check, run_state, timing, w)
+    judge_completed_is_final(check, w)
+    judge_sizes(check, w)
+    judge_created_at(check, w)
 
-    # LIFECYCLE-02 and TIME-01: it reaches completed, and within the documented maximum from the POST.
+
+def judge_completion(check: Checker, run_state: RunState, timing: Timing, w: Watched) -> None:
+    """LIFECYCLE-02 and TIME-01: it reaches completed, and within the documented maximum from the POST."""
+    timeline, where = w.timeline, w.where
+    assert timeline is not None
     completed = timeline.final == "completed"
     if timeline.final not in TERMINAL:
         outcome = f"still {timeline.final} {timeline.elapsed:.2f} s after the POST, twice the maximum"
@@ -193,7 +243,7 @@ def judge(check, run_state, timing, server_id, body, timeline, after, wall_befor
         outcome = "vanished from its server's list before completing"
     else:
         outcome = f"ended {timeline.final!r} after {timeline.elapsed:.2f} s"
-    check.that("LIFECYCLE-02", completed, f"{where}: {'completed' if completed else outcome} ({path})")
+    check.that("LIFECYCLE-02", completed, f"{where}: {'completed' if completed else outcome} ({w.path})")
     if timeline.timed_out:
         last = max((o.at for o in timeline.observations if o.status != "completed"), default=timeline.elapsed)
         check.that(
@@ -204,29 +254,36 @@ def judge(check, run_state, timing, server_id, body, timeline, after, wall_befor
         )
     elif completed:
         seconds = timeline.completed_at or timeline.elapsed
-        run_state.measure("create", seconds, server_id=server_id, snapshot_id=body["id"])
+        run_state.measure("create", seconds, server_id=w.server_id, snapshot_id=w.body["id"])
         check.that(
             "TIME-01", True, f"{where}: completed within {seconds:.2f} s (maximum {timing.create_max:.2f} s)"
         )
     else:
         check.inconclusive("TIME-01", f"{where}: never completed ({outcome}), so no completion time")
 
-    # LIFECYCLE-03: completed is final: once seen completed, the snapshot is never seen otherwise again.
-    # (Undocumented statuses on the way to completion are LIFECYCLE-01's; a failure is LIFECYCLE-02's.)
+
+def judge_completed_is_final(check: Checker, w: Watched) -> None:
+    """LIFECYCLE-03: once seen completed, the snapshot is never seen otherwise again.
+    (Undocumented statuses on the way to completion are LIFECYCLE-01's; a failure is LIFECYCLE-02's.)"""
+    seen = w.seen
     done = seen.index("completed") if "completed" in seen else len(seen)
     regressed = sorted({s for s in seen[done:] if s != "completed"})
     check.that(
         "LIFECYCLE-03",
         not regressed,
-        f"{where}: status sequence {path}"
-        + (f", {len(after)} more polls after completion" if after else "")
+        f"{w.where}: status sequence {w.path}"
+        + (f", {len(w.after)} more polls after completion" if w.after else "")
         + (f"; seen {regressed} after completed" if regressed else ""),
     )
 
-    # LIFECYCLE-04: every completed observation carries an integer size_mb.
+
+def judge_sizes(check: Checker, w: Watched) -> None:
+    """LIFECYCLE-04: every completed observation carries an integer size_mb; LIFECYCLE-05 (interpretation):
+    size_mb is null while in progress."""
+    items, where = w.items, w.where
     finished = [item for item in items if item is not None and item.get("status") == "completed"]
-    if status_of(body) == "completed":
-        finished.insert(0, body)
+    if status_of(w.body) == "completed":
+        finished.insert(0, w.body)
     if finished:
         bad = [item.get("size_mb") for item in finished if not is_integer(item.get("size_mb"))]
         check.that(
@@ -237,9 +294,7 @@ def judge(check, run_state, timing, server_id, body, timeline, after, wall_befor
         )
     else:
         check.inconclusive("LIFECYCLE-04", f"{where}: never seen completed")
-
-    # LIFECYCLE-05 (interpretation): size_mb is null while in progress.
-    running = [item for item in [body, *items] if item is not None and item.get("status") == "in_progress"]
+    running = [item for item in [w.body, *items] if item is not None and item.get("status") == "in_progress"]
     if running:
         sizes = [item.get("size_mb") for item in running if item.get("size_mb") is not None]
         check.that(
@@ -250,9 +305,12 @@ def judge(check, run_state, timing, server_id, body, timeline, after, wall_befor
     else:
         check.inconclusive("LIFECYCLE-05", f"{where}: never seen in_progress (created already completed)")
 
-    # LIFECYCLE-06: created_at never moves (201 body and every listing).
-    first = body.get("created_at")
-    stamps = [item.get("created_at") for item in items if item is not None]
+
+def judge_created_at(check: Checker, w: Watched) -> None:
+    """LIFECYCLE-06: created_at never moves (201 body and every listing); TIME-03: every rendering is ISO 8601
+    with an explicit UTC designator; TIME-04: it is the moment of the POST, give or take clock skew."""
+    where, first = w.where, w.body.get("created_at")
+    stamps = [item.get("created_at") for item in w.items if item is not None]
     moved = [
         s for s in stamps if not (isinstance(first, str) and isinstance(s, str) and same_instant(first, s))
     ]
@@ -266,8 +324,6 @@ def judge(check, run_state, timing, server_id, body, timeline, after, wall_befor
             else f", same in {len(stamps)} listings"
         ),
     )
-
-    # TIME-03: every distinct created_at rendering is ISO 8601 with an explicit UTC designator.
     renderings = list(dict.fromkeys([first, *stamps]))
     unparsable = [s for s in renderings if parse_utc(s) is None]
     check.that(
@@ -276,16 +332,14 @@ def judge(check, run_state, timing, server_id, body, timeline, after, wall_befor
         f"{where}: created_at "
         + (f"not ISO 8601 UTC: {unparsable[:3]!r}" if unparsable else f"{renderings[:2]!r} are ISO 8601 UTC"),
     )
-
-    # TIME-04: created_at is the moment of the POST, give or take ordinary clock skew.
     moment = parse_utc(first)
     if moment is None:
         check.inconclusive("TIME-04", f"{where}: created_at {first!r} is not an ISO 8601 UTC time to compare")
     else:
-        low, high = wall_before - CLOCK_SKEW, wall_after + CLOCK_SKEW
+        low, high = w.wall_before - CLOCK_SKEW, w.wall_after + CLOCK_SKEW
         check.that(
             "TIME-04",
             low <= moment <= high,
-            f"{where}: created_at {first} vs local UTC {wall_before.isoformat(timespec='seconds')} "
+            f"{where}: created_at {first} vs local UTC {w.wall_before.isoformat(timespec='seconds')} "
             f"(tolerance {int(CLOCK_SKEW.total_seconds() // 60)} min either way)",
         )

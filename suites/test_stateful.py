@@ -8,7 +8,10 @@ snapshot that can still be restored, answers that break the documented shapes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import reject, settings
@@ -17,6 +20,8 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.transport import Response
 from schemathesis.generation.stateful import run_state_machine_as_test
 
+from vpsconform.client import ApiClient
+from vpsconform.config import RunConfig
 from vpsconform.contract import SNAPSHOT_LIMIT
 from vpsconform.errors import NoAnswer, ObservationFailed
 from vpsconform.fuzzing import (
@@ -27,10 +32,13 @@ from vpsconform.fuzzing import (
     requirement_for,
     send,
 )
-from vpsconform.verdicts import Verdict
+from vpsconform.ledger import Ledger
+from vpsconform.plugin.resources import Servers
+from vpsconform.plugin.state import Names, RunState
+from vpsconform.verdicts import Checker, Verdict
 
 
-def json_body(response):
+def json_body(response: Response) -> Any:
     """The JSON body of a schemathesis response, or None."""
     try:
         return response.json()
@@ -45,94 +53,143 @@ STEPS = {"smoke": 5, "standard": 8, "deep": 12}
 class Owned:
     """The run's own snapshot ids: membership as the ledger knows it, replacements drawn from ``pool``."""
 
-    def __init__(self, ledger, pool: list[int]) -> None:
+    def __init__(self, ledger: Ledger, pool: list[int]) -> None:
         self._ledger = ledger
         self._pool = pool
 
     def __contains__(self, snapshot_id: object) -> bool:
         return isinstance(snapshot_id, int) and self._ledger.owns("main", snapshot_id)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(self._pool)
 
 
-@pytest.mark.requirement("ROBUST-02")
-@pytest.mark.fuzzes  # and every requirement whose catalog entry has a `fuzz` key
-def test_generated_workflows(api, check, run_config, run_state, servers, names):
-    """Scenarios of linked operations never get a 5xx or break a stateful invariant."""
-    ledger = run_state.ledger
-    rng = random.Random(run_config.seed)
-    seen: set[tuple[str, str]] = set()
-    totals = {"steps": 0, "scenarios": 0}
+@dataclasses.dataclass
+class Trail:
+    """What one generated scenario did: snapshots it created and deleted, servers it set restoring."""
+
+    created: list[int] = dataclasses.field(default_factory=list)
+    deleted: set[Any] = dataclasses.field(default_factory=set)
+    restoring: set[int] = dataclasses.field(default_factory=set)
+
+
+@dataclasses.dataclass
+class Generated:
+    """What the generated scenarios of the test share: the client, the checker, the run's ledger and seeded
+    randomness, the leased server they act on, the failures already recorded, and the tally."""
+
+    api: ApiClient
+    check: Checker
+    servers: Servers
+    ledger: Ledger
+    rng: random.Random
+    prefix: str
+    server_id: int = 0
+    seen: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    steps: int = 0
+    scenarios: int = 0
+
+    def prepare(self, case: Any, trail: Trail) -> None:
+        """Make a generated request safe: the leased server, the scenario's own ids, the run's prefix."""
+        make_safe(case, (self.server_id,), Owned(self.ledger, trail.created), self.rng, self.prefix)
+
+    def send(self, case: Any) -> Response:
+        """Send one generated request; a lost answer (or an id now another's) discards the scenario."""
+        self.steps += 1
+        try:
+            return Response.from_httpx(send(self.api, case), verify=True)
+        except ObservationFailed:
+            reject()
+
+    def follow(self, trail: Trail, response: Response, case: Any) -> None:
+        """Track what the answer did to the scenario's snapshots; DELETE-04: a deleted one is not restored."""
+        operation, status = operation_id(case), response.status_code
+        snapshot_id = (case.path_parameters or {}).get("snapshot_id")
+        body = json_body(response)
+        if operation == "createSnapshot" and status == 201:
+            if isinstance(body, dict) and isinstance(body.get("id"), int):
+                trail.created.append(body["id"])
+        elif operation == "deleteSnapshot" and status == 204:
+            trail.deleted.add(snapshot_id)
+        elif operation == "restoreSnapshot" and snapshot_id in trail.deleted:
+            self.check.that(
+                "DELETE-04",
+                not 200 <= status < 300,
+                f"restore of snapshot {snapshot_id} after its 204 delete answered {status}",
+                evidence=self.check.recent[-1:],
+            )
+        if operation == "restoreSnapshot" and status == 200:
+            server = body.get("server") if isinstance(body, dict) else None
+            if isinstance(server, dict) and isinstance(server.get("id"), int):
+                trail.restoring.add(server["id"])
+
+    def judge(self, response: Response, case: Any, recorder: Any) -> None:
+        """The documented shapes and schemathesis' stateful checks; each failure is recorded once."""
+        checks = [*RESPONSE_CHECKS, use_after_free, ensure_resource_availability]
+        try:
+            case.validate_response(response, checks=checks, recorder=recorder)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                requirement = requirement_for(
+                    self.check.catalog, failure, operation_id(case), response.status_code
+                )
+                if requirement and (requirement, failure.title) not in self.seen:
+                    self.seen.add((requirement, failure.title))
+                    message = f"{case.operation.label} -> {response.status_code}: {failure.title}"
+                    self.check.record(requirement, Verdict.FAIL, message, self.check.recent[-1:])
+
+    def clean_up(self, trail: Trail) -> None:
+        """Delete what the scenario created and did not delete, and let its restores end."""
+        for snapshot_id in trail.created:
+            if snapshot_id not in trail.deleted:
+                with contextlib.suppress(NoAnswer):  # a lost answer: the run's sweep retries
+                    self.api.delete_snapshot(snapshot_id)
+        for server_id in trail.restoring:
+            self.servers.wait_idle(server_id)
+
+
+def workflow_of(run: Generated) -> type:
+    """The schemathesis state machine of the spec's links, its steps handed to ``run``."""
 
     class Workflow(load_schema().as_state_machine()):
-        def setup(self):
-            self.created: list[int] = []
-            self.deleted: set[int] = set()
-            self.restoring: set[int] = set()
-            totals["scenarios"] += 1
+        def setup(self) -> None:
+            self.trail = Trail()
+            run.scenarios += 1
 
-        def before_call(self, case):
-            make_safe(case, (server_id,), Owned(ledger, self.created), rng, names.prefix)
+        def before_call(self, case: Any) -> None:
+            run.prepare(case, self.trail)
 
-        def call(self, case, **kwargs):
-            totals["steps"] += 1
-            try:
-                return Response.from_httpx(send(api, case), verify=True)
-            except ObservationFailed:
-                reject()  # the answer was lost, or an old id now names another's: discard the scenario
+        def call(self, case: Any, **kwargs: Any) -> Response:
+            return run.send(case)
 
-        def after_call(self, response, case):
+        def after_call(self, response: Response, case: Any) -> None:
             super().after_call(response, case)
-            operation = operation_id(case)
-            status = response.status_code
-            snapshot_id = (case.path_parameters or {}).get("snapshot_id")
-            body = json_body(response)
-            if operation == "createSnapshot" and status == 201:
-                if isinstance(body, dict) and isinstance(body.get("id"), int):
-                    self.created.append(body["id"])
-            elif operation == "deleteSnapshot" and status == 204:
-                self.deleted.add(snapshot_id)
-            elif operation == "restoreSnapshot" and snapshot_id in self.deleted:
-                check.that(
-                    "DELETE-04",
-                    not 200 <= status < 300,
-                    f"restore of snapshot {snapshot_id} after its 204 delete answered {status}",
-                    evidence=check.recent[-1:],
-                )
-            if operation == "restoreSnapshot" and status == 200:
-                server = body.get("server") if isinstance(body, dict) else None
-                if isinstance(server, dict) and isinstance(server.get("id"), int):
-                    self.restoring.add(server["id"])
+            run.follow(self.trail, response, case)
 
-        def validate_response(self, response, case, additional_checks=None, **kwargs):
-            checks = [*RESPONSE_CHECKS, use_after_free, ensure_resource_availability]
-            try:
-                case.validate_response(response, checks=checks, recorder=self.recorder)
-            except FailureGroup as group:
-                for failure in group.exceptions:
-                    requirement = requirement_for(
-                        check.catalog, failure, operation_id(case), response.status_code
-                    )
-                    if requirement and (requirement, failure.title) not in seen:
-                        seen.add((requirement, failure.title))
-                        message = f"{case.operation.label} -> {response.status_code}: {failure.title}"
-                        check.record(requirement, Verdict.FAIL, message, check.recent[-1:])
+        def validate_response(
+            self, response: Response, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            run.judge(response, case, self.recorder)
 
-        def teardown(self):
-            for snapshot_id in self.created:
-                if snapshot_id not in self.deleted:
-                    with contextlib.suppress(NoAnswer):  # a lost answer: the run's sweep retries
-                        api.delete_snapshot(snapshot_id)
-            for server_id in self.restoring:
-                servers.wait_idle(server_id)
+        def teardown(self) -> None:
+            run.clean_up(self.trail)
 
+    return Workflow
+
+
+@pytest.mark.requirement("ROBUST-02")
+def test_generated_workflows(
+    api: ApiClient, check: Checker, run_config: RunConfig, run_state: RunState, servers: Servers, names: Names
+) -> None:
+    """Scenarios of linked operations never get a 5xx or break a stateful invariant."""
+    run = Generated(api, check, servers, run_state.ledger, random.Random(run_config.seed), names.prefix)
+    Workflow = workflow_of(run)
     Workflow._hypothesis_internal_use_seed = run_config.seed
     profile = run_config.profile
     with servers.lease(room=(SNAPSHOT_LIMIT, 1)) as server_id:  # generated restores land on it alone
         if server_id is None:
-            check.inconclusive("ROBUST-02", "no configured server had room for generated workflows")
-            return
+            check.undecidable("no configured server had room for generated workflows")
+        run.server_id = server_id
         run_state_machine_as_test(
             Workflow,
             settings=settings(
@@ -142,7 +199,5 @@ def test_generated_workflows(api, check, run_config, run_state, servers, names):
             ),
         )
     check.that(
-        "ROBUST-02",
-        totals["steps"] > 0,
-        f"{totals['scenarios']} generated scenarios, {totals['steps']} linked requests judged",
+        "ROBUST-02", run.steps > 0, f"{run.scenarios} generated scenarios, {run.steps} linked requests judged"
     )

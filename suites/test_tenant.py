@@ -17,8 +17,12 @@ import pytest
 from _helpers import wait_out_restore
 
 from vpsconform.client import ApiClient, list_items, server_of
+from vpsconform.config import RunConfig
 from vpsconform.contract import CREATE_MAX_MINUTES, SNAPSHOT_LIMIT
 from vpsconform.ledger import same_id
+from vpsconform.plugin.resources import Servers, Snapshots
+from vpsconform.plugin.state import Names
+from vpsconform.verdicts import Checker
 
 #: Answers to a filter on another account's server that show nothing by construction (LIST-06 judges them).
 REFUSALS = (400, 403, 404)
@@ -75,20 +79,23 @@ def check_not_listed(
     )
 
 
-def theirs_while_new(api, foreign_api, run_config, snapshots, names, check) -> tuple[int, str, dict] | None:
+def theirs_while_new(
+    api: ApiClient,
+    foreign_api: ApiClient,
+    run_config: RunConfig,
+    snapshots: Snapshots,
+    names: Names,
+    check: Checker,
+) -> tuple[int, str, dict]:
     """The other account snapshots one of its servers; judge TENANT-05 while it is new.
 
-    Returns (their server, name, snapshot), or None when the setup failed (recorded as inconclusive).
+    Returns (their server, name, snapshot); ends the test (undecidable) when the setup failed.
     """
     refused = account_works(foreign_api)
     if refused is not None:
-        check.inconclusive("TENANT-05", f"the foreign account's list answered {refused.status_code}")
-        return None
+        check.undecidable(f"the foreign account's list answered {refused.status_code}")
     if not run_config.foreign_server_ids:
-        check.inconclusive(
-            "TENANT-05", "no server of the foreign account is configured (--foreign-server-id)"
-        )
-        return None
+        check.undecidable("no server of the foreign account is configured (--foreign-server-id)")
     foreign_server = None
     for candidate in run_config.foreign_server_ids:
         held = list_items(foreign_api.list_snapshots(candidate))
@@ -96,44 +103,42 @@ def theirs_while_new(api, foreign_api, run_config, snapshots, names, check) -> t
             foreign_server = candidate
             break
     if foreign_server is None:
-        check.inconclusive("TENANT-05", "no configured foreign server had a free snapshot slot")
-        return None
+        check.undecidable("no configured foreign server had a free snapshot slot")
     name = names("ten-thrs")
     response, body = snapshots.create(foreign_server, name=name, client=foreign_api)
     if body is None:
-        check.inconclusive(
-            "TENANT-05",
-            f"the foreign account's create on its server {foreign_server} answered {response.status_code}",
+        check.undecidable(
+            f"the foreign account's create on its server {foreign_server} answered {response.status_code}"
         )
-        return None
     check_not_listed(check, "TENANT-05", api, "our account", foreign_server, name, "while theirs is new")
     return foreign_server, name, body
 
 
 @contextmanager
-def our_new_snapshot(api, foreign_api, servers, snapshots, names, check, declared) -> Iterator[tuple | None]:
+def our_new_snapshot(
+    api: ApiClient,
+    foreign_api: ApiClient,
+    servers: Servers,
+    snapshots: Snapshots,
+    names: Names,
+    check: Checker,
+) -> Iterator[tuple[int, str, dict]]:
     """Lease a server, create our snapshot there and judge TENANT-01 while it is new.
 
-    Yields (server, name, snapshot), or None when the setup failed (recorded as inconclusive).
+    Yields (server, name, snapshot); ends the test (undecidable) when the setup failed.
     """
     refused = account_works(foreign_api)
     if refused is not None:
-        reason = f"the foreign account's list answered {refused.status_code}: its token is not usable"
-        check.inconclusive_all(declared, reason)
-        yield None
-        return
+        check.undecidable(
+            f"the foreign account's list answered {refused.status_code}: its token is not usable"
+        )
     with servers.lease(room=1) as server_id:
         if server_id is None:
-            check.inconclusive_all(declared, "no configured server had a free snapshot slot")
-            yield None
-            return
+            check.undecidable("no configured server had a free snapshot slot")
         name = names("ten-ours")
         response, body = snapshots.create(server_id, name=name, client=api)
         if body is None:
-            reason = f"setup: create on server {server_id} answered {response.status_code}"
-            check.inconclusive_all(declared, reason)
-            yield None
-            return
+            check.undecidable(f"setup: create on server {server_id} answered {response.status_code}")
         check_not_listed(
             check, "TENANT-01", foreign_api, "the foreign account", server_id, name, "while ours is new"
         )
@@ -150,7 +155,7 @@ def test_foreign_account_cannot_see_our_new_snapshot(api, foreign_api, servers, 
     - TENANT-01: a list queryset not scoped to the caller (`Snapshot.objects.all()`), or a `server_id` filter
       applied without the ownership join, shows our snapshot to the other account.
     """
-    with our_new_snapshot(api, foreign_api, servers, snapshots, names, check, ("TENANT-01",)):
+    with our_new_snapshot(api, foreign_api, servers, snapshots, names, check):
         pass
 
 
@@ -171,20 +176,14 @@ def test_foreign_account_cannot_see_restore_or_delete_our_snapshot(
     - TENANT-03: delete without an ownership check removes our snapshot (204), or answers 403/400; after the
       attempt our snapshot must still be in our list.
     """
-    declared = ("TENANT-01", "TENANT-02", "TENANT-03")
-    with our_new_snapshot(api, foreign_api, servers, snapshots, names, check, declared) as ours:
-        if ours is None:
-            return
+    with our_new_snapshot(api, foreign_api, servers, snapshots, names, check) as ours:
         server_id, name, body = ours
         snapshot_id = body["id"]
 
         # Completed, so a target without an ownership check would accept the restore, not refuse its state.
         timeline = snapshots.wait(body)
         if timeline.final != "completed":
-            check.inconclusive_all(
-                declared[1:], f"setup: snapshot {snapshot_id} ended {timeline.final!r}, not completed"
-            )
-            return
+            check.undecidable(f"setup: snapshot {snapshot_id} ended {timeline.final!r}, not completed")
         check_not_listed(
             check, "TENANT-01", foreign_api, "the foreign account", server_id, name, "once completed"
         )
@@ -227,12 +226,10 @@ def test_foreign_account_cannot_create_on_our_server(
     """
     refused = account_works(foreign_api)
     if refused is not None:
-        check.inconclusive("TENANT-04", f"the foreign account's list answered {refused.status_code}")
-        return
+        check.undecidable(f"the foreign account's list answered {refused.status_code}")
     with servers.lease(room=(1, 0)) as server_id:
         if server_id is None:
-            check.inconclusive("TENANT-04", "no configured server is idle with a readable snapshot list")
-            return
+            check.undecidable("no configured server is idle with a readable snapshot list")
         full = servers.room(server_id) < 1
         name = names("ten-intr")
         response, _ = snapshots.create(server_id, name=name, client=foreign_api)
@@ -282,10 +279,7 @@ def test_our_list_never_shows_foreign_snapshots(api, foreign_api, run_config, sn
     Defects caught:
     - TENANT-05: a list that scopes in-progress jobs to their account but not completed snapshots.
     """
-    theirs = theirs_while_new(api, foreign_api, run_config, snapshots, names, check)
-    if theirs is None:
-        return
-    foreign_server, name, body = theirs
+    foreign_server, name, body = theirs_while_new(api, foreign_api, run_config, snapshots, names, check)
     timeline = snapshots.wait(body, client=foreign_api)
     if timeline.final == "completed":
         check_not_listed(

@@ -14,16 +14,18 @@ JSON objects parsed leniently or crashing the parser, descriptions of any type s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 
-from vpsconform.client import SNAPSHOTS, json_or_none
+from vpsconform.client import SNAPSHOTS, ApiClient, json_or_none
 from vpsconform.ledger import snapshot_id_of
+from vpsconform.plugin.resources import Servers, Snapshots
+from vpsconform.plugin.state import Names
 
 _UNSET: Any = object()
 
@@ -31,7 +33,7 @@ _UNSET: Any = object()
 class Bench:
     """An own server's free slots, used one create at a time: whatever gets created is deleted at once."""
 
-    def __init__(self, api, snapshots, servers, server_id: int) -> None:
+    def __init__(self, api: ApiClient, snapshots: Snapshots, servers: Servers, server_id: int) -> None:
         self.api = api
         self.snapshots = snapshots
         self.server_id = server_id
@@ -82,31 +84,34 @@ class Bench:
         return response
 
 
+#: Ends a test that cannot decide its requirements (``check.undecidable`` bound to them), with the reason.
+GiveUp = Callable[[str], NoReturn]
+
+
 @contextmanager
-def bench_for(api, snapshots, servers, give_up, names=None) -> Iterator[Bench | None]:
-    """A bench on a leased server, or None after giving up; with ``names``, once a control create passed."""
+def bench_for(
+    api: ApiClient, snapshots: Snapshots, servers: Servers, give_up: GiveUp, names: Names | None = None
+) -> Iterator[Bench]:
+    """A bench on a leased server (else the test gives up); with ``names``, once a control create passed."""
     with servers.lease(room=1) as server_id:
         if server_id is None:
             give_up("no configured server has a free snapshot slot")
-            yield None
-            return
         with Bench(api, snapshots, servers, server_id) as bench:
-            yield bench if names is None or control(bench, names, give_up) else None
+            if names is not None:
+                control(bench, names, give_up)
+            yield bench
 
 
-def control(bench: Bench, names, give_up) -> bool:
+def control(bench: Bench, names: Names, give_up: GiveUp) -> None:
     """A valid create on the bench must be accepted, else refusals of invalid input prove nothing."""
     if not bench.ready():
         give_up("no free snapshot slot on the leased server")
-        return False
     response, body = bench.create(names("control"))
     if body is None:
         give_up(
             f"a valid control create on server {bench.server_id} answered {response.status_code}: "
             "refusals of invalid input cannot be told apart from it"
         )
-        return False
-    return True
 
 
 def pad(base: str, length: int) -> str:
@@ -166,13 +171,11 @@ def test_names_of_the_documented_characters_are_accepted(api, check, servers, sn
     Catches: a minimum length above 1, a maximum below 64, names that must start with a letter, digits-only
     names refused, underscores or upper case refused, names lower-cased or trimmed on the way in.
     """
-    give_up = partial(check.inconclusive_all, ("VALID-01", "CREATE-02"))
+    give_up = partial(check.undecidable, requirements=("VALID-01", "CREATE-02"))
     with bench_for(api, snapshots, servers, give_up) as bench:
-        if bench is None:
-            return None
         for label, name in valid_names(names).items():
             if not bench.ready():
-                return give_up("no free snapshot slot left on the leased server")
+                give_up("no free snapshot slot left on the leased server")
             response, body = bench.create(name)
             check.status("VALID-01", response, f"create with {label} ({name!r})")
             if body is not None:
@@ -193,16 +196,14 @@ def test_empty_and_invalid_names_are_refused(api, check, servers, snapshots, nam
     Catches: no name check, `\\w`/`isalnum()` checks (é, ß, Cyrillic, full-width digits pass), a regex
     anchored with `$` (trailing newline passes), a blocklist of a few characters, a crash on NUL or emoji.
     """
-    give_up = partial(check.inconclusive_all, ("VALID-02", "VALID-03"))
+    give_up = partial(check.undecidable, requirements=("VALID-02", "VALID-03"))
     with bench_for(api, snapshots, servers, give_up, names) as bench:
-        if bench is None:
-            return None
         server_id = bench.server_id
         invalid = [("VALID-03", k, names.prefix + v) for k, v in INVALID_NAMES.items()]
         cases = [("VALID-02", "an empty name", ""), *invalid]
         for rid, label, name in cases:
             if not bench.ready():
-                return give_up("no free snapshot slot left on the leased server")
+                give_up("no free snapshot slot left on the leased server")
             response = bench.post({"server_id": server_id, "name": name})
             check.status(rid, response, f"create with {label} ({name!r})")
 
@@ -215,12 +216,10 @@ def test_names_longer_than_64_are_refused_or_kept_whole(api, check, servers, sna
     Catches: a crash (column overflow, 500) or an odd code on long names; a long name accepted but silently
     truncated in the answer.
     """
-    give_up = partial(check.inconclusive_all, ("VALID-04", "CREATE-02"))
+    give_up = partial(check.undecidable, requirements=("VALID-04", "CREATE-02"))
     with bench_for(api, snapshots, servers, give_up) as bench:
-        if bench is None:
-            return None
         if not bench.ready():
-            return give_up("no free snapshot slot on the leased server")
+            give_up("no free snapshot slot on the leased server")
         name = pad(names("long"), length)
         response, body = bench.create(name)
         check.status("VALID-04", response, f"create with a name of {length} valid characters")
@@ -243,10 +242,8 @@ def test_missing_and_mistyped_fields_are_refused(api, check, servers, snapshots,
     Catches: defaults for required fields, `int()` coercion (1.5 -> the own server, true -> server 1),
     `str()` coercion of names (null -> "None"), lists or objects unwrapped to their content, crashes on types.
     """
-    give_up = partial(check.inconclusive_all, ("VALID-05", "VALID-06"))
+    give_up = partial(check.undecidable, requirements=("VALID-05", "VALID-06"))
     with bench_for(api, snapshots, servers, give_up, names) as bench:
-        if bench is None:
-            return None
         server_id = bench.server_id
         name = names("typed")
         cases: list[tuple[str, str, dict[str, Any]]] = [
@@ -276,7 +273,7 @@ def test_missing_and_mistyped_fields_are_refused(api, check, servers, snapshots,
             cases.append(("VALID-06", f"name {label}", {"server_id": server_id, "name": value}))
         for rid, label, body in cases:
             if not bench.ready():
-                return give_up("no free snapshot slot left on the leased server")
+                give_up("no free snapshot slot left on the leased server")
             check.status(rid, bench.post(body), f"create with {label}")
 
 
@@ -287,10 +284,8 @@ def test_bodies_that_are_not_json_objects_are_refused(api, check, servers, snaps
     Catches: lenient parsers (single quotes, trailing garbage), an array taken as a batch or for its first
     element, a crash on a body that is not an object or on an empty body.
     """
-    give_up = partial(check.inconclusive_all, ("VALID-07",))
+    give_up = partial(check.undecidable, requirements=("VALID-07",))
     with bench_for(api, snapshots, servers, give_up, names) as bench:
-        if bench is None:
-            return None
         server_id = bench.server_id
         valid = f'{{"server_id": {server_id}, "name": "{names("body")}"}}'
         cases = {
@@ -307,7 +302,7 @@ def test_bodies_that_are_not_json_objects_are_refused(api, check, servers, snaps
         }
         for label, content in cases.items():
             if not bench.ready():
-                return give_up("no free snapshot slot left on the leased server")
+                give_up("no free snapshot slot left on the leased server")
             check.status("VALID-07", bench.post(content=content), f"create with {label}")
 
 
@@ -318,13 +313,11 @@ def test_description_that_is_not_text_is_refused(api, check, servers, snapshots,
     Catches: descriptions stored as whatever JSON arrives (a list or object where clients expect text), and
     crashes on such values.
     """
-    give_up = partial(check.inconclusive_all, ("VALID-08",))
+    give_up = partial(check.undecidable, requirements=("VALID-08",))
     with bench_for(api, snapshots, servers, give_up, names) as bench:
-        if bench is None:
-            return None
         server_id = bench.server_id
         for label, value in {"a number": 123, "a list": [], "an object": {}}.items():
             if not bench.ready():
-                return give_up("no free snapshot slot left on the leased server")
+                give_up("no free snapshot slot left on the leased server")
             body = {"server_id": server_id, "name": names("desc"), "description": value}
             check.status("VALID-08", bench.post(body), f"create with description {label} ({value!r})")

@@ -15,7 +15,7 @@ from vpsconform.probes import Probes
 from vpsconform.ratelimit import RateLimiter
 from vpsconform.redaction import Redactor
 from vpsconform.reporting import run_verdict
-from vpsconform.verdicts import Checker, Findings, Verdict, aggregate, status_matches
+from vpsconform.verdicts import Checker, Findings, Undecidable, Verdict, aggregate, status_matches
 
 CATALOG = load_requirements()
 
@@ -96,6 +96,23 @@ def test_a_warning_alone_keeps_a_run_conformant_and_an_error_makes_it_incomplete
     assert run_verdict(aggregate(CATALOG, findings, ""), others | {"DATA-01"}) == "conformant"
     Checker(CATALOG, "t", findings).record("DATA-01", Verdict.ERROR, "probe failed")
     assert run_verdict(aggregate(CATALOG, findings, ""), others) == "incomplete"
+
+
+def test_undecidable_ends_the_test_with_its_open_requirements_inconclusive() -> None:
+    findings = Findings()
+    checker = Checker(CATALOG, "t", findings, declared=("LIMIT-01", "LIMIT-02", "LIMIT-07"))
+    checker.that("LIMIT-01", True, "5 creates answered 201")
+    with pytest.raises(Undecidable, match="list unreadable"):
+        checker.undecidable("list unreadable")
+    assert [(f.requirement, f.verdict) for f in findings] == [
+        ("LIMIT-01", Verdict.PASS),
+        ("LIMIT-02", Verdict.INCONCLUSIVE),
+        ("LIMIT-07", Verdict.INCONCLUSIVE),
+    ]
+    assert not isinstance(Undecidable("x"), Exception)  # no `except Exception` on the way swallows it
+    with pytest.raises(Undecidable):
+        checker.undecidable("no room", ["LIMIT-01"])  # named requirements are recorded as they are
+    assert [f.message for f in findings.for_test("t")][-1] == "no room"
 
 
 def test_unknown_requirement_is_a_suite_bug() -> None:

@@ -23,6 +23,11 @@ The tree says how a run treats each failure; the outcome code catches the base c
     │                          unobserved (not a defect of the suite, hence not an UnsafeRequest)
     └── StopCheck          a ``stop=True`` check failed: what follows in the test cannot be evaluated
 
+Outside the tree, a BaseException like pytest's own outcomes (control flow, not a failure)::
+
+    Undecidable            ``check.undecidable(reason)`` in a test body: its undecided requirements are
+                           ``inconclusive`` with the reason, and the test ends as if it had returned
+
 The reference target's own exceptions (answers it gives, connections it drops) live in
 ``vpsconform.reference``: they belong to a test double, never to a run.
 """
@@ -43,6 +48,7 @@ __all__ = [
     "StopCheck",
     "TargetProblem",
     "TargetSilent",
+    "Undecidable",
     "UnsafeRequest",
     "VpsconformError",
 ]
@@ -115,3 +121,8 @@ class ReusedId(ObservationFailed):
 
 class StopCheck(VpsconformError, AssertionError):
     """Raised by a check marked ``stop=True`` when what follows cannot be evaluated."""
+
+
+class Undecidable(BaseException):
+    """Raised by :meth:`Checker.undecidable` in a test body: the test ends as if it had returned, neither
+    failed nor broken. A BaseException, like pytest's skip, so that no ``except Exception`` swallows it."""

@@ -11,13 +11,13 @@ import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from vpsconform.catalog import Requirement
 from vpsconform.client import EXCHANGE, Exchange
-from vpsconform.errors import StopCheck
+from vpsconform.errors import StopCheck, Undecidable
 
 
 class Verdict(StrEnum):
@@ -107,9 +107,12 @@ class Checker:
         test: str,
         findings: Findings,
         recent: list[Exchange] | None = None,
+        *,
+        declared: Sequence[str] = (),
     ) -> None:
         self.catalog = catalog
         self.test = test
+        self.declared = tuple(declared)
         self._findings = findings
         # Shared with the plugin, which appends every exchange of the test as it happens.
         self.recent: list[Exchange] = recent if recent is not None else []
@@ -200,6 +203,15 @@ class Checker:
         """Record that none of these requirements could be decided here, and why."""
         for requirement in requirements:
             self.inconclusive(requirement, reason)
+
+    def undecidable(self, reason: str, requirements: Iterable[str] | None = None) -> NoReturn:
+        """End the test here: the target leaves no room to decide ``requirements`` (by default, every
+        declared requirement the test has not judged yet), which are recorded inconclusive with the reason."""
+        if requirements is None:
+            judged = {f.requirement for f in self._findings.for_test(self.test)}
+            requirements = [rid for rid in self.declared if rid not in judged]
+        self.inconclusive_all(requirements, reason)
+        raise Undecidable(reason)
 
     def failures(self) -> list[Finding]:
         """This test's failed findings so far."""

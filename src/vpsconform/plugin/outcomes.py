@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from vpsconform.errors import ObservationFailed, UnsafeRequest
+from vpsconform.errors import ObservationFailed, Undecidable, UnsafeRequest
 from vpsconform.plugin.parallel import PAYLOAD, finished_test, waits
 from vpsconform.plugin.state import RunState, state_of
 from vpsconform.verdicts import Checker, Finding, Verdict
@@ -33,7 +33,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     state.budget.expect(max((m.args[0] for m in item.iter_markers("servers")), default=1))
     state.recent = []
-    state.checker = Checker(state.catalog, item.nodeid, state.findings, state.recent)
+    state.checker = Checker(state.catalog, item.nodeid, state.findings, state.recent, declared=declared(item))
     item.stash[ITEM_NOTES] = {
         "skip": None,
         "error": None,
@@ -47,8 +47,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """Fail the test when it recorded a failed MUST, even if its code went on to the end."""
-    result = yield
+    """Fail the test when it recorded a failed MUST, even if its code went on to the end; a test that
+    ended at ``check.undecidable`` ended normally."""
+    try:
+        result = yield
+    except Undecidable:
+        result = None
     state = state_of(item.config)
     if state is not None and state.checker is not None and state.checker.test == item.nodeid:
         failures = state.checker.failures()
