@@ -54,7 +54,7 @@ def start_reference_target() -> Iterator[Callable[..., RunningTarget]]:
 
     yield _start
     for target in started:
-        target.stop()
+        target.stop(wait=False)  # it winds down while the next test runs (a fresh target on its own port)
 
 
 @pytest.fixture

@@ -159,6 +159,7 @@ def test_a_token_in_the_config_file_stops_the_cli_with_one_line(tmp_path: Path) 
     assert done.stderr.count("\n") == 1 and "token_env" in done.stderr and "s3cret" not in done.stderr
 
 
+@pytest.mark.slow  # an end-to-end `vpsconform run` in a subprocess
 def test_a_config_file_and_the_tokens_variable_are_enough_for_a_remote_run(tmp_path: Path) -> None:
     target = start(TargetOptions(time_scale=0.002))
     try:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from vpsconform.paths import SPEC_DIR
 from vpsconform.reference.server import RunningTarget
 
@@ -21,6 +23,7 @@ CHECKS = ",".join(
 )
 
 
+@pytest.mark.slow  # over 1000 generated requests: about 12 s
 def test_schemathesis_finds_nothing_in_over_1000_cases(start_reference_target, tmp_path: Path) -> None:
     target: RunningTarget = start_reference_target(time_scale=0.002)
     account = target.account("main")

@@ -501,6 +501,7 @@ def test_head_options_and_slash_redirect(shared_target: RunningTarget, shared_cl
 # --- lifecycle, restore, data ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out the scaled create windows: about 5 s
 def test_snapshots_complete_within_3_to_10_scaled_minutes(main_client: httpx.Client) -> None:
     expected = {WEB: 3.0, DB: 5.0, APP: 7.5, STORAGE: 9.0}
     started = time.monotonic()
@@ -523,6 +524,7 @@ def test_snapshots_complete_within_3_to_10_scaled_minutes(main_client: httpx.Cli
     assert all(s["status"] == "completed" for s in listed(main_client))  # completed is final
 
 
+@pytest.mark.slow  # waits out the scaled restore windows: about 5 s
 def test_restore_runs_5_to_15_scaled_minutes_and_restores_the_power_state(main_client: httpx.Client) -> None:
     snapshots = {WEB: created_id(main_client, WEB), DEV: created_id(main_client, DEV)}  # active, stopped
     early = main_client.post(f"{SNAPSHOTS}{snapshots[WEB]}/restore/")
@@ -558,6 +560,7 @@ def test_restore_runs_5_to_15_scaled_minutes_and_restores_the_power_state(main_c
     assert {s["id"] for s in own(main_client)} == set(snapshots.values())  # a restore keeps its snapshot
 
 
+@pytest.mark.slow  # a snapshot and restores on the scaled clock: about 5 s
 def test_restore_brings_back_the_point_in_time_data(
     reference_target: RunningTarget, main_client: httpx.Client
 ) -> None:

@@ -73,9 +73,15 @@ class RunningTarget:
         """Foreign restores and deletes (customer snapshots hit), API-created snapshots held, chaos events."""
         return target_stats(self._store, self._chaos)
 
-    def stop(self) -> None:
-        """Stop serving, wait (bounded) for the server thread, then write stats_path; safe to call twice."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop serving, wait (bounded) for the server thread, then write stats_path; safe to call twice.
+
+        ``wait=False`` only asks the server to wind down (uvicorn takes about 0.2 s, its socket included):
+        for test teardowns that need the target gone, not its last counters.
+        """
         self._server.should_exit = True
+        if not wait:
+            return
         self._thread.join(STOP_TIMEOUT)
         self._socket.close()
         if self.stats_path is not None:
