@@ -63,6 +63,10 @@ def test_parallel_run_is_conformant_and_reports_once(start_reference_target, tmp
     stats = target.stats()
     assert stats["held_by_api"] == 0 and stats["foreign_restores"] == stats["foreign_deletes"] == 0
     assert main.token not in done.stdout + done.stderr
+    # A CI log states the scope the workers collected before the first test's line.
+    lines = done.stdout.splitlines()
+    scope = next(i for i, line in enumerate(lines) if "scope: judging 69 of 69 MUST requirements" in line)
+    assert scope < next(i for i, line in enumerate(lines) if " passed " in line)
 
 
 @pytest.mark.slow

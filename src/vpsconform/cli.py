@@ -36,6 +36,22 @@ def main() -> None:
     """Conformance suite for the VPS.org Snapshots API."""
 
 
+def _start_embedded(console: Console, faults: tuple[str, ...], variants: tuple[str, ...]) -> tuple[Any, Any]:
+    """Start the embedded reference target (no --target given) and say where it listens."""
+    from vpsconform.embedded import start_embedded
+
+    try:
+        target, embedded = start_embedded(faults=faults, variants=variants)
+    except ValueError as exc:
+        raise Stop(str(exc), EXIT_USAGE) from None
+    console.print(
+        f"[bold]embedded reference target[/] at {target.url}"
+        + (f"  faults: {', '.join(faults)}" if faults else "")
+        + (f"  variants: {', '.join(variants)}" if variants else "")
+    )
+    return target, embedded
+
+
 @main.command()
 @run_options
 def run(
@@ -56,17 +72,7 @@ def run(
             raise Stop(str(exc), EXIT_USAGE) from None
         embedded = None
         if not configured:
-            from vpsconform.embedded import start_embedded
-
-            try:
-                target, embedded = start_embedded(faults=faults, variants=variants)
-            except ValueError as exc:
-                raise Stop(str(exc), EXIT_USAGE) from None
-            console.print(
-                f"[bold]embedded reference target[/] at {target.url}"
-                + (f"  faults: {', '.join(faults)}" if faults else "")
-                + (f"  variants: {', '.join(variants)}" if variants else "")
-            )
+            target, embedded = _start_embedded(console, faults, variants)
         elif faults or variants:
             raise Stop("--fault and --variant apply to the embedded target only (omit --target)", EXIT_USAGE)
         try:

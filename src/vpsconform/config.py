@@ -260,6 +260,41 @@ def _embedded_clock(time_scale: float | None, clock: float) -> float:
     return clock
 
 
+@dataclasses.dataclass(frozen=True)
+class _Accounts:
+    """The account under test and the foreign one: tokens, the variables naming them, and their servers."""
+
+    token: str
+    token_env: str
+    server_ids: tuple[int, ...]
+    foreign_token: str | None
+    foreign_env: str
+    foreign_ids: tuple[int, ...]
+
+
+def _accounts(source: _Sources, base: RunConfig | None) -> _Accounts:
+    """Both accounts from the sources, the embedded target's (``base``) filling in what was not given."""
+    token, token_env = source.secret("token")
+    if base is not None:
+        token, token_env = base.token, base.token_env
+    if not token:
+        raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
+    server_ids = source.get("server_ids", ())
+    if not server_ids:
+        if base is None:
+            raise ConfigError("--server-id (or VPSCONFORM_SERVER_IDS) is required with --target")
+        server_ids = base.server_ids
+    foreign_token, foreign_env = source.secret("foreign_token")
+    if foreign_token is None and base is not None:
+        foreign_token = base.foreign_token
+    foreign_ids = source.get("foreign_server_ids", ()) or (base.foreign_server_ids if base else ())
+    if foreign_ids and not foreign_token:
+        raise ConfigError("--foreign-server-id needs --foreign-token")
+    if foreign_token and token and foreign_token == token:
+        raise ConfigError("--foreign-token must belong to another account than --token")
+    return _Accounts(token, token_env, tuple(server_ids), foreign_token, foreign_env, tuple(foreign_ids))
+
+
 def build_config(
     flags: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
@@ -277,28 +312,8 @@ def build_config(
     target = source.get("target")
     if target is None and embedded is None:
         raise ConfigError("no --target given (or VPSCONFORM_TARGET set) and no embedded target available")
-    token, token_env = source.secret("token")
     base = embedded if target is None else None
-    if base is not None:
-        token, token_env = base.token, base.token_env
-    elif not token:
-        raise ConfigError("--token (or VPSCONFORM_TOKEN) is required with --target")
-
-    server_ids = source.get("server_ids", ())
-    if not server_ids:
-        if base is None:
-            raise ConfigError("--server-id (or VPSCONFORM_SERVER_IDS) is required with --target")
-        server_ids = base.server_ids
-
-    foreign_token, foreign_env = source.secret("foreign_token")
-    if foreign_token is None and base is not None:
-        foreign_token = base.foreign_token
-    foreign_ids = source.get("foreign_server_ids", ()) or (base.foreign_server_ids if base else ())
-    if foreign_ids and not foreign_token:
-        raise ConfigError("--foreign-server-id needs --foreign-token")
-    if foreign_token and token and foreign_token == token:
-        raise ConfigError("--foreign-token must belong to another account than --token")
-
+    accounts = _accounts(source, base)
     probe_write, probe_read = _probes(source)
     if probe_write is None and base is not None:
         probe_write, probe_read = base.probe_write, base.probe_read
@@ -310,14 +325,14 @@ def build_config(
     report_dir = source.get("report_dir")
     # A remote target's waits are its clock's: one scenario per server by default (the fast path). The
     # embedded target's are CPU: parallel workers measured no faster there, so it stays serial.
-    jobs = source.get("jobs", 1 if base is not None else len(server_ids))
+    jobs = source.get("jobs", 1 if base is not None else len(accounts.server_ids))
     max_rps = source.get("max_rps", 0.0 if base is not None else REMOTE_MAX_RPS)
     return RunConfig(
         target=target if base is None else base.target,
-        token=token,
-        server_ids=server_ids,
-        foreign_token=foreign_token,
-        foreign_server_ids=foreign_ids,
+        token=accounts.token,
+        server_ids=accounts.server_ids,
+        foreign_token=accounts.foreign_token,
+        foreign_server_ids=accounts.foreign_ids,
         time_scale=BY_NAME["time_scale"].default if time_scale is None else time_scale,
         timing_tolerance=source.get("timing_tolerance", BY_NAME["timing_tolerance"].default),
         probe_write=probe_write,
@@ -327,14 +342,14 @@ def build_config(
         report_dir=Path(report_dir) if report_dir is not None else None,
         max_rps=max_rps,
         request_timeout=source.get("request_timeout", BY_NAME["request_timeout"].default),
-        jobs=min(jobs, len(server_ids)),  # one scenario per server
+        jobs=min(jobs, len(accounts.server_ids)),  # one scenario per server
         progress=source.get("progress", BY_NAME["progress"].default),
         embedded=base is not None,
-        token_env=token_env,
-        foreign_token_env=foreign_env,
+        token_env=accounts.token_env,
+        foreign_token_env=accounts.foreign_env,
         config_file=source.path,
         sign_key=source.get("sign_key"),
-        notes=_notes(jobs, len(server_ids), max_rps, embedded=base is not None),
+        notes=_notes(jobs, len(accounts.server_ids), max_rps, embedded=base is not None),
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 from xdist.scheduler import LoadScheduling
 
 from vpsconform.config import RunConfig
+from vpsconform.plugin.scope import read_scope, scope_statement
 from vpsconform.plugin.state import RunState, state_of
 from vpsconform.verdicts import Finding
 
@@ -113,6 +114,19 @@ def pytest_configure_node(node: Any) -> None:
     state = state_of(node.config)
     if state is not None:
         node.workerinput[PAYLOAD] = {"config": config_to_wire(state.config), "run_id": state.run_id}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """On the controller: state the scope the first worker collected, before any test is sent."""
+    state = state_of(node.config)
+    if state is None or state.scope_stated:
+        return
+    left_out = read_scope(state.shared)
+    if left_out is not None:
+        state.scope_stated = True
+        state.out_of_scope = left_out
+        state.announce(scope_statement(state.catalog, left_out))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -6,7 +6,10 @@ Tests leave the run up front for a reason taken from the configuration — a pro
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +23,8 @@ NEEDS = {
     "probes": "no data probes configured (--probe-write, --probe-read)",
 }
 SELECTED_OUT = "not selected (--select / -k)"
+#: Where a parallel worker leaves the scope it collected, for the controller to state before the first test.
+SCOPE_FILE = "scope.json"
 
 
 def reason_to_leave(item: pytest.Item, config: RunConfig) -> str | None:
@@ -62,3 +67,41 @@ def out_of_scope(
         for rid, requirement in catalog.items()
         if requirement.binding and rid not in covered
     }
+
+
+def scope_statement(catalog: Mapping[str, Requirement], left_out: Mapping[str, str]) -> str:
+    """The run's scope before the first test: the MUST requirements it judges, and why not the others."""
+    musts = sum(r.binding for r in catalog.values())
+    line = f"scope: judging {musts - len(left_out)} of {musts} MUST requirements"
+    by_reason: dict[str, list[str]] = {}
+    for rid, reason in left_out.items():
+        by_reason.setdefault(reason, []).append(rid)
+    if by_reason:
+        line += "; out of scope: " + "; ".join(f"{_ids(ids)} ({why})" for why, ids in by_reason.items())
+    return line
+
+
+def _ids(ids: list[str]) -> str:
+    """A few requirement IDs as they are, many as areas with counts (``LIST (5), CREATE (4)``)."""
+    if len(ids) <= 6:
+        return ", ".join(ids)
+    areas: dict[str, int] = {}
+    for rid in ids:
+        areas[rid.split("-")[0]] = areas.get(rid.split("-")[0], 0) + 1
+    return ", ".join(f"{area} ({count})" for area, count in areas.items())
+
+
+def write_scope(folder: Path, left_out: Mapping[str, str]) -> None:
+    """A worker's collected scope, written whole (every worker collects the same tests)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{SCOPE_FILE}.{os.getpid()}"
+    partial.write_text(json.dumps(dict(left_out)), encoding="utf-8")
+    partial.replace(folder / SCOPE_FILE)
+
+
+def read_scope(folder: Path) -> dict[str, str] | None:
+    """The scope a worker collected, or None when none has yet."""
+    try:
+        return dict(json.loads((folder / SCOPE_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None

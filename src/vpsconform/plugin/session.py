@@ -24,7 +24,7 @@ from vpsconform.options import add_pytest_options, flags_from_pytest, reproduce_
 from vpsconform.plugin.model import annotate, judge_history
 from vpsconform.plugin.outcomes import declared
 from vpsconform.plugin.parallel import PAYLOAD, config_from_wire, longest_first
-from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave
+from vpsconform.plugin.scope import SELECTED_OUT, out_of_scope, reason_to_leave, scope_statement, write_scope
 from vpsconform.plugin.state import STATE, Preset, RunResult, RunState, listed_with_id, state_of
 from vpsconform.preflight import check_target
 from vpsconform.reporting import build_report, write_all
@@ -122,6 +122,8 @@ def pytest_collection_modifyitems(
             left[item.nodeid] = reason
     requirements = {item.nodeid: declared(item) for item in items} | selected_out
     state.out_of_scope = out_of_scope(state.catalog, keep, left, requirements)
+    if state.worker:  # the controller states it before the first test (see parallel.py)
+        write_scope(state.shared, state.out_of_scope)
     if drop:
         items[:] = keep
         config.hook.pytest_deselected(items=drop)
@@ -137,7 +139,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if state is None:
         return
     if not state.worker:  # the controller of parallel workers, or a serial run
-        state.announce(scope_statement(state))
+        if not state.distributed:  # parallel workers collect the tests: see parallel.py for their scope
+            state.announce(scope_statement(state.catalog, state.out_of_scope))
         try:
             check_target(state)
         except (TargetProblem, TargetSilent) as problem:
@@ -153,33 +156,6 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             if listed_with_id(client, ABSENT_ID):
                 state.interlock.forget_absent()
                 state.notify(f"snapshot {ABSENT_ID} exists on this target: the suite will not name it")
-
-
-def scope_statement(state: RunState) -> str:
-    """The run's scope before the first test: the MUST requirements it judges, and why not the others.
-
-    Parallel workers collect the tests, not their controller: then the closing summary states the scope.
-    """
-    if state.distributed:
-        return f"scope: the {state.config.jobs} parallel workers collect the tests; the summary states it"
-    musts = sum(r.binding for r in state.catalog.values())
-    line = f"scope: judging {musts - len(state.out_of_scope)} of {musts} MUST requirements"
-    by_reason: dict[str, list[str]] = {}
-    for rid, reason in state.out_of_scope.items():
-        by_reason.setdefault(reason, []).append(rid)
-    if by_reason:
-        line += "; out of scope: " + "; ".join(f"{_ids(ids)} ({why})" for why, ids in by_reason.items())
-    return line
-
-
-def _ids(ids: list[str]) -> str:
-    """A few requirement IDs as they are, many as areas with counts (``LIST (5), CREATE (4)``)."""
-    if len(ids) <= 6:
-        return ", ".join(ids)
-    areas: dict[str, int] = {}
-    for rid in ids:
-        areas[rid.split("-")[0]] = areas.get(rid.split("-")[0], 0) + 1
-    return ", ".join(f"{area} ({count})" for area, count in areas.items())
 
 
 def sweep(state: RunState) -> SweepResult:

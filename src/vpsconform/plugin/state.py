@@ -103,7 +103,8 @@ class RunState:
         self.findings = Findings()
         self.redactor = Redactor(config.secrets)
         self.report_dir = config.report_dir or default_report_dir()
-        leases = self.report_dir / ".leases"  # what parallel workers share: server locks, budget, rate slots
+        # What parallel workers share: server locks, budget, rate slots, and the scope they collected.
+        self.shared = leases = self.report_dir / ".leases"
         # Parallel workers share one slot table, so the cap is the run's whatever the number of workers.
         self.limiter = RateLimiter(config.max_rps, shared=leases / "rate" if worker else None)
         self.timing = Timing(config.time_scale, config.timing_tolerance)
@@ -134,6 +135,7 @@ class RunState:
         self.tests: list[dict[str, Any]] = []
         self.measurements: list[dict[str, Any]] = []
         self.out_of_scope: dict[str, str] = {}
+        self.scope_stated = False  # the controller said the workers' scope before the first test
         self.deferred: list[Entry] = []  # snapshots whose delete the provider refused for now
         self.locks = ServerLocks(leases)
         self.budget = ServerBudget(leases, len(config.server_ids), self.run_id)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from vpsconform.reference import lifecycle
+from vpsconform.reference.clock import ScaledClock
 from vpsconform.reference.options import TargetOptions
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -126,3 +129,37 @@ def snapshot_view(snapshot: SnapshotRow, now: float, options: TargetOptions) -> 
 def server_view(server: ServerRow) -> ServerView:
     """Freeze a server's client-visible state."""
     return ServerView(server.id, server.name, server.status, server.disk_gb)
+
+
+def customer_row(snapshot_id: int, server: ServerRow, name: str, clock: ScaledClock) -> SnapshotRow:
+    """A completed snapshot that was never created through the API: customer data no run may touch."""
+    return SnapshotRow(
+        id=snapshot_id,
+        server=server,
+        name=name,
+        description="customer data",
+        marker=f"customer-{snapshot_id}",
+        created_wall=clock.wall() - timedelta(days=30),
+        ready_at=clock.now(),
+        ready_after=timedelta(minutes=5),
+        size_mb=lifecycle.snapshot_size_mb(server.disk_gb, snapshot_id),
+        by_api=False,
+    )
+
+
+def settle(
+    options: TargetOptions, now: float, snapshots: Iterable[SnapshotRow], servers: Iterable[ServerRow]
+) -> None:
+    """Bring rows up to ``now``: a late data copy lands (a fault), restores whose time is up finish."""
+    if options.fault("data-copy-at-completion"):
+        for snapshot in snapshots:
+            if snapshot.copy_pending and now >= snapshot.ready_at:
+                snapshot.marker = snapshot.server.marker
+                snapshot.copy_pending = False
+    if options.fault("restore-never-ends"):
+        return
+    for server in servers:
+        if server.status == "restoring" and now >= server.restore_until:
+            if not options.fault("data-no-overwrite"):
+                server.marker = server.restore_marker
+            server.status = server.resume_status

@@ -20,8 +20,10 @@ from vpsconform.reference.rows import (
     ServerView,
     SnapshotRow,
     SnapshotView,
+    customer_row,
     lagging_replica,
     server_view,
+    settle,
     snapshot_view,
 )
 from vpsconform.reference.seed import CUSTOMER_SNAPSHOTS, Account
@@ -55,18 +57,7 @@ class Store:
 
     def _customer_snapshot(self, snapshot_id: int, server: ServerRow, name: str) -> None:
         """A completed snapshot that was never created through the API: customer data no run may touch."""
-        self._snapshots[snapshot_id] = SnapshotRow(
-            id=snapshot_id,
-            server=server,
-            name=name,
-            description="customer data",
-            marker=f"customer-{snapshot_id}",
-            created_wall=self.clock.wall() - timedelta(days=30),
-            ready_at=self.clock.now(),
-            ready_after=timedelta(minutes=5),
-            size_mb=lifecycle.snapshot_size_mb(server.disk_gb, snapshot_id),
-            by_api=False,
-        )
+        self._snapshots[snapshot_id] = customer_row(snapshot_id, server, name, self.clock)
 
     def _reuse_id(self, row: SnapshotRow) -> None:
         """The reused-ids variant: the account's customer takes the freed id for a new snapshot at once."""
@@ -294,18 +285,7 @@ class Store:
     def _settle(self) -> float:
         """Finish every restore whose time is up and return the instant the caller must use."""
         now = self.clock.now()
-        if self.options.fault("data-copy-at-completion"):
-            for snapshot in self._snapshots.values():
-                if snapshot.copy_pending and now >= snapshot.ready_at:
-                    snapshot.marker = snapshot.server.marker
-                    snapshot.copy_pending = False
-        if self.options.fault("restore-never-ends"):
-            return now
-        for server in self._servers.values():
-            if server.status == "restoring" and now >= server.restore_until:
-                if not self.options.fault("data-no-overwrite"):
-                    server.marker = server.restore_marker
-                server.status = server.resume_status
+        settle(self.options, now, self._snapshots.values(), self._servers.values())
         return now
 
     def _count_touch(self, snapshot: SnapshotRow, operation: str) -> None:

@@ -94,6 +94,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         },
         {
             "interrupted": _OPTIONAL_STRING,
+            "stopped": _OPTIONAL_STRING,
             "tests": _list(_object({"test": _STRING, "outcome": _STRING})),
             "measurements": _list(_object({"name": _STRING, "seconds": _NUMBER, "minutes": _NUMBER})),
             "windows": {"type": "object", "additionalProperties": _WINDOW},
