@@ -156,12 +156,15 @@ def _run_cell(cell: Cell, report_dir: Path, seed: int, profile: str) -> Cell:
     return cell
 
 
-def areas_selection(breaks: Iterable[str], catalog: Mapping[str, Requirement]) -> str | None:
-    """The --select of a fault's cell: the areas of the requirements it breaks (``"DATA- or TIME-"``), or
-    None (the whole suite) when one of them is judged run-wide, by whichever test observes it."""
+def areas_selection(
+    breaks: Iterable[str], catalog: Mapping[str, Requirement], shows_in: Iterable[str] = ()
+) -> str | None:
+    """The --select of a fault's cell: the areas of the requirements it breaks (``"DATA- or TIME-"``) and
+    those it shows in, or None (the whole suite) when one of them is judged run-wide, by whichever test
+    observes it."""
     if any(catalog[rid].judges for rid in breaks):
         return None
-    chosen = [f"{area}-" for area in sorted({area_of(rid) for rid in breaks})]
+    chosen = [f"{area}-" for area in sorted({area_of(rid) for rid in breaks} | set(shows_in))]
     if any(catalog[rid].fuzz for rid in breaks):  # judged by the generated requests as well
         chosen.append(FUZZES)
     return " or ".join(chosen)
@@ -181,7 +184,7 @@ def plan(only: Iterable[str] = ()) -> list[Cell]:
     cells = [Cell("faithful", "faithful")]
     cells += [Cell("chaos" if v.chaos else "variant", name) for name, v in sorted(VARIANTS.items())]
     cells += [
-        Cell("fault", name, tuple(f.breaks), f.keeps_snapshots, areas_selection(f.breaks, catalog))
+        Cell("fault", name, f.breaks, f.keeps_snapshots, areas_selection(f.breaks, catalog, f.shows_in))
         for name, f in sorted(FAULTS.items())
     ]
     unknown = wanted - {c.name for c in cells}

@@ -89,6 +89,7 @@ STATE_FAULTS: tuple[Fault, ...] = (
         "lifecycle-regresses-after-restore",
         "a snapshot used for a restore is re-snapshotted after it: it goes back to in_progress for a while",
         ("LIFECYCLE-03",),
+        shows_in=("RESTORE",),
     ),
     Fault(
         "delete-neighbour",
